@@ -1,0 +1,3 @@
+from aaekit.cli import main
+
+raise SystemExit(main())

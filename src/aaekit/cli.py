@@ -1,0 +1,146 @@
+"""Command line: ``aaekit train | eval | sample | compare``. Bad input gets one line, no traceback."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+import yaml
+
+from aaekit.config import ConfigError, load_config
+from aaekit.data import DataError
+from aaekit.train import CheckpointError, TrainingDiverged
+
+log = logging.getLogger("aaekit")
+EXPECTED = (ConfigError, DataError, CheckpointError, TrainingDiverged)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from aaekit.run import train_run
+
+    overrides = list(args.set or [])
+    if args.data_dir:
+        overrides.append(f"data.data_dir={args.data_dir}")
+    if args.out:
+        overrides.append(f"out_dir={args.out}")
+    cfg = load_config(args.config, overrides)
+    result = train_run(cfg, resume=args.resume, command=" ".join(["aaekit", *sys.argv[1:]]))
+    m = result["metrics"]
+    print(f"test reconstruction error: {m['recon_sse']:.3f} per image ({m['recon_mse']:.5f} per pixel)")
+    print(f"results written to {result['run_dir']}/ (metrics.json, figures, log.csv, checkpoint.pt)")
+    return 0
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from aaekit.run import eval_run
+
+    metrics = eval_run(args.run, args.split, args.device, args.figures)
+    print(json.dumps(metrics, indent=2))
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    import numpy as np
+    import torch
+
+    from aaekit.report import figures
+    from aaekit.run import load_run
+
+    model, cfg, _ = load_run(args.run, args.device)
+    torch.manual_seed(args.seed)
+    x = model.sample(args.n).float().cpu().numpy()
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".npy":
+        np.save(out, x)
+    else:
+        side = int(round(x.shape[1] ** 0.5))
+        figures.save_grid(x, (side, side), out, ncol=min(10, args.n))
+    print(f"{args.n} samples written to {out}")
+    return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """Side-by-side 2-D code maps of several runs (the paper's Fig. 2), from their codes.npz."""
+    import numpy as np
+
+    from aaekit.report import figures
+
+    panels, sources = [], []
+    for run in args.runs:
+        run = Path(run)
+        codes, metrics = run / "codes.npz", run / "metrics.json"
+        if not codes.is_file() or not metrics.is_file():
+            raise DataError(f"{run} has no codes.npz/metrics.json; train a run with a 2-D code there")
+        doc = json.loads(metrics.read_text())
+        with np.load(codes) as c:
+            y = c["y"] if len(c["y"]) else None
+            panels.append({"z": c["z"], "y": y, "prior": c["prior"],
+                           "title": f"{doc['experiment']}: {doc['config']['model']['kind'].upper()}, "
+                                    f"{doc['config']['prior']['kind']} prior"})
+        sources.append({"run": str(run), "experiment": doc["experiment"], "seed": doc["seed"],
+                        "git_commit": doc["provenance"]["git_commit"],
+                        "recon_mse": doc["metrics"]["recon_mse"]})
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    figures.save_code_panels(panels, out, ncol=args.ncol)
+    out.with_suffix(".sources.json").write_text(json.dumps(sources, indent=2) + "\n")
+    print(f"figure written to {out} (its runs listed in {out.with_suffix('.sources.json')})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="aaekit", description=__doc__.splitlines()[0])
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train the experiment of a YAML config")
+    t.add_argument("config", nargs="?", help="YAML config (configs/*.yaml); omit for all defaults")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a config value, e.g. --set train.epochs=10 (repeatable)")
+    t.add_argument("--data-dir", help="MNIST folder (default: $AAEKIT_DATA, else ./data/mnist)")
+    t.add_argument("--out", help="run folder (default: runs/<name>/seed<seed>)")
+    t.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+    t.set_defaults(func=_train)
+
+    e = sub.add_parser("eval", help="test metrics of a trained run")
+    e.add_argument("run", help="run folder or checkpoint file")
+    e.add_argument("--split", default="test", choices=["train", "val", "test"])
+    e.add_argument("--device", default="auto")
+    e.add_argument("--figures", metavar="DIR", help="also write figures to DIR")
+    e.set_defaults(func=_eval)
+
+    s = sub.add_parser("sample", help="decode draws of the prior of a trained run")
+    s.add_argument("run", help="run folder or checkpoint file")
+    s.add_argument("-n", type=int, default=100, help="number of samples (default 100)")
+    s.add_argument("--out", default="samples.png", help=".png grid or .npy array")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--device", default="auto")
+    s.set_defaults(func=_sample)
+
+    c = sub.add_parser("compare", help="2-D code maps of several runs side by side (Fig. 2)")
+    c.add_argument("runs", nargs="+", help="run folders holding codes.npz and metrics.json")
+    c.add_argument("--out", required=True, help="figure file (.png)")
+    c.add_argument("--ncol", type=int, default=2)
+    c.set_defaults(func=_compare)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except EXPECTED as e:
+        print(f"aaekit: error: {e}", file=sys.stderr)
+        return 2 if isinstance(e, ConfigError | DataError | CheckpointError) else 1
+    except yaml.YAMLError as e:
+        print(f"aaekit: error: {str(e).splitlines()[0]}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("aaekit: interrupted; the last completed epoch's checkpoint is kept", file=sys.stderr)
+        return 130

@@ -1,0 +1,313 @@
+"""Typed experiment configs: dataclasses whose defaults are the paper's set-up; YAML only overrides.
+
+Validation happens once, at load; any wrong key or value raises ``ConfigError`` whose message is a
+single line naming the key (the CLI prints it without a traceback).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+
+class ConfigError(ValueError):
+    """A config key or value is wrong; the message is one line naming it."""
+
+
+@dataclass
+class DataConfig:
+    # "mnist", or the path of a .npy/.npz file with the user's images (see aaekit.data.arrays).
+    dataset: str = "mnist"
+    # MNIST folder; None -> $AAEKIT_DATA, else ./data/mnist.
+    data_dir: str | None = None
+    download: bool = True
+    # Validation images carved from the training set with a fixed seed: no model choice ever
+    # looks at the test set.
+    val_size: int = 10000
+    split_seed: int = 0
+    # Use only the first N images of the (shuffled) training split: quick runs and tests.
+    train_subset: int | None = None
+
+
+@dataclass
+class ModelConfig:
+    kind: str = "aae"
+    # Paper, Fig. 2: a 2-D code for the visualisation experiments.
+    code_dim: int = 2
+    # Paper, Appendix A [memory, PAPER.md sec. 2]: every net is 2 x 1000 ReLU.
+    encoder_hidden: list[int] = field(default_factory=lambda: [1000, 1000])
+    decoder_hidden: list[int] = field(default_factory=lambda: [1000, 1000])
+    discriminator_hidden: list[int] = field(default_factory=lambda: [1000, 1000])
+    # Weights drawn from N(0, init_std^2), biases zero [memory, PAPER.md sec. 2].
+    init_std: float = 0.01
+    # "sse": per-image sum of squared errors (the paper's Euclidean cost, PAPER.md sec. 1b);
+    # "bce": Bernoulli log-likelihood, the usual VAE choice on MNIST.
+    recon_loss: str = "sse"
+    # Gaussian noise added to the encoder's input during training only (0 = none).
+    input_noise: float = 0.0
+
+
+@dataclass
+class PriorConfig:
+    kind: str = "gaussian"
+    dim: int | None = None  # None -> model.code_dim
+    std: float = 1.0
+    # Mixture of 2-D Gaussians laid out radially as in the paper's Fig. 2b: component k is an
+    # elongated Gaussian at angle 2*pi*k/n. Shape values are those of common reimplementations
+    # (the paper does not state them).
+    n_components: int = 10
+    mog_radius: float = 1.4
+    mog_radial_std: float = 0.5
+    mog_tangential_std: float = 0.1
+    # Swiss roll: 10 equal segments along the roll, digit k on segment k (Fig. 4).
+    roll_radius: float = 3.0
+    roll_turns: float = 2.0
+
+
+@dataclass
+class OptimConfig:
+    name: str = "sgd"
+    lr: float = 0.01
+    momentum: float = 0.9
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    weight_decay: float = 0.0
+    # The learning rate is multiplied by gamma at each milestone epoch.
+    milestones: list[int] = field(default_factory=list)
+    gamma: float = 0.1
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 5000  # paper, Appendix A [memory]
+    batch_size: int = 100
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    precision: str = "auto"  # auto (bf16 where the hardware has it) | bf16 | fp32
+    # Per-phase overrides of the model's default optimizer, e.g. {reconstruction: {lr: 0.001}}.
+    optim: dict[str, dict[str, Any]] = field(default_factory=dict)
+    grad_clip: float | None = None
+    log_every: int = 50  # steps between progress-bar updates (each reads losses: a sync)
+    progress: bool = True
+    tensorboard: bool = False
+    threads: int | None = None  # torch intra-op threads on CPU; None = torch's default
+
+
+@dataclass
+class Config:
+    name: str = "experiment"
+    seed: int = 0
+    out_dir: str | None = None  # None -> runs/<name>/seed<seed>
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    prior: PriorConfig = field(default_factory=PriorConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out_dir) if self.out_dir else Path("runs") / self.name / f"seed{self.seed}"
+
+
+CHOICES: dict[str, tuple[str, ...]] = {
+    "model.kind": ("aae", "vae"),
+    "model.recon_loss": ("sse", "bce"),
+    "prior.kind": ("gaussian", "mog", "swissroll", "categorical"),
+    "train.precision": ("auto", "bf16", "fp32"),
+}
+OPTIM_CHOICES = ("sgd", "adam")
+POSITIVE = {
+    "model.code_dim", "model.init_std", "prior.std", "prior.n_components", "prior.mog_radial_std",
+    "prior.mog_tangential_std", "prior.roll_radius", "prior.roll_turns", "train.epochs",
+    "train.batch_size", "train.log_every", "data.val_size",
+}
+
+
+def _suggest(key: str, options: typing.Iterable[str], prefix: str = "") -> str:
+    close = difflib.get_close_matches(key, list(options), n=1)
+    return f" (did you mean '{prefix}.{close[0]}'?)".replace("'.", "'") if close else ""
+
+
+def _coerce(value: Any, tp: Any, path: str) -> Any:
+    """Check ``value`` against the type hint ``tp``; return it (ints widen to floats)."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, path)
+            except ConfigError:
+                pass
+        raise ConfigError(f"config key '{path}': expected {_type_name(tp)}, got {value!r}")
+    if dataclasses.is_dataclass(tp):
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key '{path}': expected a mapping, got {value!r}")
+        return _build(tp, value, path)
+    if origin is list:
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"config key '{path}': expected a list, got {value!r}")
+        (item,) = typing.get_args(tp)
+        return [_coerce(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
+    if origin is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"config key '{path}': expected a mapping, got {value!r}")
+        _, item = typing.get_args(tp)
+        return {str(k): _coerce(v, item, f"{path}.{k}") for k, v in value.items()}
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+    elif tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif tp is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+    elif tp is str:
+        if isinstance(value, str):
+            return value
+    raise ConfigError(f"config key '{path}': expected {_type_name(tp)}, got {value!r}")
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    kwargs = {}
+    for key, value in values.items():
+        path = f"{prefix}.{key}" if prefix else str(key)
+        if key not in names:
+            raise ConfigError(f"unknown config key '{path}'{_suggest(str(key), names, prefix)}")
+        kwargs[key] = _coerce(value, hints[key], path)
+    return cls(**kwargs)
+
+
+def validate(cfg: Config) -> Config:
+    """Range and choice checks that types alone cannot express; raises ConfigError."""
+    flat = _flatten(cfg.to_dict())
+    for key, options in CHOICES.items():
+        if flat[key] not in options:
+            raise ConfigError(f"config key '{key}': {flat[key]!r} is not one of {', '.join(options)}")
+    for key in POSITIVE:
+        if flat[key] is not None and flat[key] <= 0:
+            raise ConfigError(f"config key '{key}': must be > 0, got {flat[key]!r}")
+    for key in ("model.encoder_hidden", "model.decoder_hidden", "model.discriminator_hidden"):
+        if any(h <= 0 for h in flat[key]):
+            raise ConfigError(f"config key '{key}': layer sizes must be > 0, got {flat[key]!r}")
+    if cfg.data.train_subset is not None and cfg.data.train_subset <= 0:
+        raise ConfigError(f"config key 'data.train_subset': must be > 0, got {cfg.data.train_subset}")
+    if cfg.model.input_noise < 0:
+        raise ConfigError(f"config key 'model.input_noise': must be >= 0, got {cfg.model.input_noise}")
+    if cfg.prior.kind in ("mog", "swissroll") and cfg.model.code_dim != 2:
+        raise ConfigError(
+            f"config key 'model.code_dim': the {cfg.prior.kind} prior is 2-D, got {cfg.model.code_dim}"
+        )
+    if not (cfg.train.device in ("auto", "cpu", "cuda") or cfg.train.device.startswith("cuda:")):
+        raise ConfigError(f"config key 'train.device': {cfg.train.device!r} is not auto, cpu or cuda[:N]")
+    for phase, overrides in cfg.train.optim.items():
+        optim_config(overrides, OptimConfig(), f"train.optim.{phase}")
+    return cfg
+
+
+def optim_config(overrides: dict[str, Any], default: OptimConfig, path: str) -> OptimConfig:
+    """A phase's optimizer: the model's default with the config's overrides applied."""
+    merged = {**dataclasses.asdict(default), **overrides}
+    opt = _build(OptimConfig, merged, path)
+    if opt.name not in OPTIM_CHOICES:
+        raise ConfigError(f"config key '{path}.name': {opt.name!r} is not one of sgd, adam")
+    if opt.lr <= 0:
+        raise ConfigError(f"config key '{path}.lr': must be > 0, got {opt.lr}")
+    if not 0 <= opt.momentum < 1:
+        raise ConfigError(f"config key '{path}.momentum': must be in [0, 1), got {opt.momentum}")
+    if len(opt.betas) != 2 or not all(0 <= b < 1 for b in opt.betas):
+        raise ConfigError(f"config key '{path}.betas': must be two numbers in [0, 1), got {opt.betas}")
+    if sorted(opt.milestones) != opt.milestones or any(m <= 0 for m in opt.milestones):
+        raise ConfigError(f"config key '{path}.milestones': must be increasing positive epochs")
+    return opt
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        key = f"{prefix}.{k}" if prefix else k
+        if isinstance(v, dict) and k != "optim":
+            out.update(_flatten(v, key))
+        else:
+            out[key] = v
+    return out
+
+
+def _set_dotted(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    node = tree
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        child = node.setdefault(part, {})
+        if not isinstance(child, dict):
+            raise ConfigError(f"config key '{dotted}': '{part}' is not a section")
+        node = child
+    node[parts[-1]] = value
+
+
+def parse_overrides(items: typing.Sequence[str]) -> dict[str, Any]:
+    """``["train.epochs=5", "prior.kind=mog"]`` -> nested dict; values are parsed as YAML."""
+    tree: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise ConfigError(f"--set expects key=value, got {item!r}")
+        try:
+            value = yaml.safe_load(raw) if raw else ""
+        except yaml.YAMLError:
+            value = raw
+        _set_dotted(tree, key.strip(), value)
+    return tree
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def from_dict(values: dict[str, Any]) -> Config:
+    if not isinstance(values, dict):
+        raise ConfigError(f"a config must be a mapping of keys, got {type(values).__name__}")
+    return validate(_build(Config, values, ""))
+
+
+def load_config(path: str | Path | None, overrides: typing.Sequence[str] = ()) -> Config:
+    """Read a YAML config (or none: all defaults) and apply ``key=value`` overrides."""
+    values: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        try:
+            values = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as e:
+            mark = getattr(e, "problem_mark", None)
+            where = f" at line {mark.line + 1}" if mark else ""
+            raise ConfigError(f"config file {path} is not valid YAML{where}") from None
+        if not isinstance(values, dict):
+            raise ConfigError(f"config file {path} must hold a mapping of keys")
+    return from_dict(_merge(values, parse_overrides(overrides)))
+
+
+def save_config(cfg: Config, path: str | Path) -> None:
+    Path(path).write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))

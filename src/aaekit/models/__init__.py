@@ -1,0 +1,26 @@
+"""Models, each a list of phases for the one trainer; ``build_model`` makes one from a config."""
+
+from __future__ import annotations
+
+from aaekit.config import Config
+from aaekit.models.aae import AAE
+from aaekit.models.base import Model, Phase
+from aaekit.models.vae import VAE
+from aaekit.priors import build_prior
+
+__all__ = ["AAE", "VAE", "Model", "Phase", "build_model"]
+
+
+def build_model(cfg: Config, x_dim: int) -> Model:
+    m = cfg.model
+    prior = build_prior(cfg.prior, m.code_dim)
+    common = dict(
+        x_dim=x_dim, code_dim=m.code_dim, prior=prior, encoder_hidden=m.encoder_hidden,
+        decoder_hidden=m.decoder_hidden, init_std=m.init_std, recon_loss=m.recon_loss,
+        input_noise=m.input_noise,
+    )
+    if m.kind == "aae":
+        return AAE(discriminator_hidden=m.discriminator_hidden, **common)
+    if m.kind == "vae":
+        return VAE(**common)
+    raise ValueError(f"unknown model kind {m.kind!r}")

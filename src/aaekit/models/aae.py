@@ -1,0 +1,90 @@
+"""The unsupervised adversarial autoencoder (paper, Sec. 2, Fig. 1)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from aaekit.config import OptimConfig
+from aaekit.data.loader import Batch
+from aaekit.models.base import Model, Phase
+from aaekit.nets import MLP
+from aaekit.priors import Prior
+
+# Appendix A [memory; 1henrypage "Paper Configuration"], PAPER.md sec. 2: SGD, autoencoder lr 0.01
+# with momentum 0.9, generator and discriminator lr 0.1 with momentum 0.1, lr / 10 at epochs 50, 1000.
+PAPER_MILESTONES = [50, 1000]
+AUTOENCODER_SGD = OptimConfig("sgd", lr=0.01, momentum=0.9, milestones=PAPER_MILESTONES)
+ADVERSARIAL_SGD = OptimConfig("sgd", lr=0.1, momentum=0.1, milestones=PAPER_MILESTONES)
+
+
+class AAE(Model):
+    """Encoder q(z|x) (deterministic), decoder p(x|z) and a discriminator on codes.
+
+    Each mini-batch runs three phases, in this order (Sec. 2): reconstruction (encoder + decoder
+    on the reconstruction error), then regularization: discriminator (prior samples are "real",
+    label 1; codes of data are "fake", label 0), then generator (the encoder learns to make the
+    discriminator call its codes real). Adversarial losses are computed on logits.
+    """
+
+    kind = "aae"
+
+    def __init__(
+        self, x_dim: int, code_dim: int, prior: Prior,
+        encoder_hidden: Sequence[int] = (1000, 1000), decoder_hidden: Sequence[int] = (1000, 1000),
+        discriminator_hidden: Sequence[int] = (1000, 1000), init_std: float = 0.01,
+        recon_loss: str = "sse", input_noise: float = 0.0,
+    ) -> None:
+        super().__init__(x_dim, code_dim, prior, recon_loss, input_noise)
+        self.encoder = MLP(x_dim, encoder_hidden, code_dim, init_std)
+        self.decoder = MLP(code_dim, decoder_hidden, x_dim, init_std)
+        self.discriminator = MLP(code_dim, discriminator_hidden, 1, init_std)
+
+    def encode(self, x):
+        return self.encoder(x)
+
+    def decode_logits(self, z, y=None):
+        return self.decoder(z)
+
+    def phases(self) -> list[Phase]:
+        ae = [*self.encoder.parameters(), *self.decoder.parameters()]
+        return [
+            Phase("reconstruction", ae, AUTOENCODER_SGD, self.reconstruction_loss),
+            Phase("discriminator", list(self.discriminator.parameters()), ADVERSARIAL_SGD,
+                  self.discriminator_loss),
+            Phase("generator", list(self.encoder.parameters()), ADVERSARIAL_SGD, self.generator_loss),
+        ]
+
+    def reconstruction_loss(self, batch: Batch) -> torch.Tensor:
+        return self.reconstruction_error(self.decoder(self.encoder(self.noisy(batch.x))), batch.x)
+
+    def discriminator_loss(self, batch: Batch):
+        n = len(batch.x)
+        with torch.no_grad():
+            fake = self.encoder(self.noisy(batch.x))
+        real = self.prior.sample(n, device=batch.x.device)
+        logits = self.discriminator(torch.cat([real, fake.to(real.dtype)])).squeeze(1).float()
+        real_logits, fake_logits = logits[:n], logits[n:]
+        loss = F.binary_cross_entropy_with_logits(
+            real_logits, torch.ones_like(real_logits)
+        ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+        return loss, {
+            "d_acc_prior": (real_logits > 0).float().mean(),
+            "d_acc_codes": (fake_logits < 0).float().mean(),
+        }
+
+    def generator_loss(self, batch: Batch) -> torch.Tensor:
+        logits = self.discriminator(self.encoder(self.noisy(batch.x))).squeeze(1).float()
+        return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+
+    def extra_diagnostics(self, x, z):
+        """How well the discriminator tells held-out codes from as many prior samples."""
+        real = self.prior.sample(len(z), device=z.device)
+        d_real = self.discriminator(real).squeeze(1)
+        d_fake = self.discriminator(z).squeeze(1)
+        return {
+            "d_acc_prior": (d_real > 0).float().mean().item(),
+            "d_acc_codes": (d_fake < 0).float().mean().item(),
+        }

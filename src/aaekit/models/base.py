@@ -1,0 +1,111 @@
+"""What every model shares: phases for the one trainer, encode/decode/sample, held-out diagnostics."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aaekit.config import ConfigError, OptimConfig
+from aaekit.data.loader import Batch
+from aaekit.priors import Prior
+
+LossOutput = torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]
+
+
+@dataclass
+class Phase:
+    """One update on each mini-batch: ``loss`` is minimised over ``params`` by its own optimizer.
+
+    ``loss`` returns the loss, or the loss and a dict of extra scalars to log (kept on the device;
+    the trainer reads them only every ``log_every`` steps).
+    """
+
+    name: str  # "reconstruction", "discriminator", "generator", "classification", ...
+    params: list[nn.Parameter]
+    optimizer: OptimConfig  # the model's default; the config's train.optim.<name> overrides it
+    loss: Callable[[Batch], LossOutput]
+    every: int = 1  # run on every n-th batch only
+
+
+class Model(nn.Module):
+    """Base of all models. Subclasses build their nets and declare their phases."""
+
+    kind: str = ""
+
+    def __init__(self, x_dim: int, code_dim: int, prior: Prior, recon_loss: str = "sse",
+                 input_noise: float = 0.0) -> None:
+        super().__init__()
+        if prior.dim != code_dim:
+            raise ConfigError(f"config key 'prior.dim': the prior is {prior.dim}-D but the code is {code_dim}-D")
+        self.x_dim, self.code_dim, self.prior = x_dim, code_dim, prior
+        self.recon_loss_kind, self.input_noise = recon_loss, input_noise
+        prior_mean, prior_std = prior.moments()
+        self.register_buffer("prior_mean", prior_mean, persistent=False)
+        self.register_buffer("prior_std", prior_std, persistent=False)
+
+    # -- what subclasses provide -------------------------------------------------------------
+    def phases(self) -> list[Phase]:
+        raise NotImplementedError
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The deterministic code of ``x`` (the paper uses a deterministic encoder, Sec. 2)."""
+        raise NotImplementedError
+
+    def decode_logits(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        raise NotImplementedError
+
+    # -- shared ----------------------------------------------------------------------------
+    def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Images in [0, 1] (the decoder's sigmoid output)."""
+        return torch.sigmoid(self.decode_logits(z, y))
+
+    @torch.no_grad()
+    def sample(self, n: int, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Images decoded from ``n`` draws of the prior."""
+        device = self.prior_mean.device
+        return self.decode(self.prior.sample(n, y, device=device).to(self.prior_mean.dtype))
+
+    def noisy(self, x: torch.Tensor) -> torch.Tensor:
+        """The encoder's training input: ``x`` plus Gaussian noise of std ``input_noise``."""
+        if self.training and self.input_noise > 0:
+            return x + self.input_noise * torch.randn_like(x)
+        return x
+
+    def reconstruction_error(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        """Per-image reconstruction cost, averaged over the batch: the sum of squared errors over
+        pixels (the paper's Euclidean cost; a per-pixel mean makes its learning rates 784x too
+        small, PAPER.md sec. 1b) or the Bernoulli negative log-likelihood."""
+        if self.recon_loss_kind == "bce":
+            return F.binary_cross_entropy_with_logits(logits, x, reduction="none").sum(1).mean()
+        return (torch.sigmoid(logits) - x).pow(2).sum(1).mean()
+
+    @torch.no_grad()
+    def evaluate(self, x: torch.Tensor, batch_size: int = 1000) -> dict[str, float]:
+        """Held-out diagnostics: reconstruction error and the codes' moments against the prior's."""
+        was_training = self.training
+        self.eval()
+        sse, codes = 0.0, []
+        for i in range(0, len(x), batch_size):
+            xb = x[i : i + batch_size]
+            z = self.encode(xb)
+            codes.append(z.float())
+            sse += (self.decode(z) - xb).float().pow(2).sum().item()
+        z = torch.cat(codes)
+        out = {
+            "recon_sse": sse / len(x),  # per image, summed over pixels
+            "recon_mse": sse / x.numel(),  # per pixel
+            "code_mean": z.mean(0).abs().mean().item(),
+            "code_std": z.std(0).mean().item(),
+            "prior_mean": self.prior_mean.abs().mean().item(),
+            "prior_std": self.prior_std.mean().item(),
+        }
+        out.update(self.extra_diagnostics(x, z))
+        self.train(was_training)
+        return out
+
+    def extra_diagnostics(self, x: torch.Tensor, z: torch.Tensor) -> dict[str, float]:
+        return {}

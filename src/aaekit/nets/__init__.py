@@ -1,0 +1,3 @@
+from aaekit.nets.mlp import MLP
+
+__all__ = ["MLP"]

@@ -1,0 +1,80 @@
+"""Matplotlib figures: image grids, 2-D code maps (paper Figs. 2 and 4), manifolds (Fig. 2e)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+
+def tile(images: np.ndarray, image_shape: Sequence[int], ncol: int) -> np.ndarray:
+    """(N, D) images in [0, 1] -> one (rows*h, ncol*w) mosaic, 1-pixel white gaps."""
+    h, w = image_shape[0], image_shape[1] if len(image_shape) > 1 else 1
+    n = len(images)
+    nrow = -(-n // ncol)
+    out = np.ones((nrow * (h + 1) - 1, ncol * (w + 1) - 1), dtype=np.float32)
+    for i, img in enumerate(np.asarray(images, dtype=np.float32)):
+        r, c = divmod(i, ncol)
+        out[r * (h + 1) : r * (h + 1) + h, c * (w + 1) : c * (w + 1) + w] = img.reshape(h, w)
+    return out
+
+
+def save_grid(images: np.ndarray, image_shape: Sequence[int], path: str | Path, ncol: int = 10,
+              title: str | None = None) -> Path:
+    mosaic = tile(images, image_shape, ncol)
+    scale = 0.25 if image_shape[0] <= 32 else 0.5
+    fig, ax = plt.subplots(figsize=(max(2, mosaic.shape[1] * scale / 7), max(2, mosaic.shape[0] * scale / 7)))
+    ax.imshow(mosaic, cmap="gray", vmin=0, vmax=1, interpolation="nearest")
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+
+def plot_codes(ax, z: np.ndarray, y: np.ndarray | None, title: str = "",
+               prior: np.ndarray | None = None) -> None:
+    """Scatter of 2-D codes coloured by label, over grey prior samples when given."""
+    if prior is not None:
+        ax.scatter(prior[:, 0], prior[:, 1], s=1, c="0.85", rasterized=True, label="prior")
+    sc = ax.scatter(z[:, 0], z[:, 1], s=1.5, c=y if y is not None else "C0", cmap="tab10",
+                    vmin=-0.5, vmax=9.5, rasterized=True)
+    ax.set_title(title, fontsize=9)
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.tick_params(labelsize=7)
+    return sc
+
+
+def save_codes(z: np.ndarray, y: np.ndarray | None, path: str | Path, title: str = "",
+               prior: np.ndarray | None = None) -> Path:
+    fig, ax = plt.subplots(figsize=(5, 5))
+    sc = plot_codes(ax, z, y, title, prior)
+    if y is not None:
+        fig.colorbar(sc, ax=ax, ticks=range(10), fraction=0.046)
+    fig.tight_layout()
+    fig.savefig(path, dpi=150)
+    plt.close(fig)
+    return Path(path)
+
+
+def save_code_panels(panels: Sequence[dict], path: str | Path, ncol: int = 2) -> Path:
+    """Several code maps side by side; each panel is a dict with z, y, title and optional prior."""
+    nrow = -(-len(panels) // ncol)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 4.2 * nrow), squeeze=False)
+    sc = None
+    for ax, p in zip(axes.flat, panels, strict=False):
+        sc = plot_codes(ax, p["z"], p.get("y"), p.get("title", ""), p.get("prior"))
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    if sc is not None and panels[0].get("y") is not None:
+        fig.colorbar(sc, ax=axes.ravel().tolist(), ticks=range(10), fraction=0.02)
+    fig.savefig(path, dpi=150, bbox_inches="tight")
+    plt.close(fig)
+    return Path(path)

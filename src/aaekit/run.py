@@ -1,0 +1,156 @@
+"""An experiment from end to end: data -> model -> trainer -> test metrics, figures, metrics.json."""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from aaekit.config import Config, from_dict
+from aaekit.data import ArrayDataset, Splits, load_splits
+from aaekit.models import Model, build_model
+from aaekit.report import figures
+from aaekit.train import CheckpointError, Trainer, load_checkpoint
+from aaekit.train.trainer import CHECKPOINT, describe_device, resolve_bf16, resolve_device
+
+log = logging.getLogger(__name__)
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _git(*args: str) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(REPO), *args], capture_output=True, text=True,
+                             timeout=10)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() if out.returncode == 0 else None
+
+
+def provenance(cfg: Config, device: str, wall_time_s: float, epochs: int,
+               command: str | None = None) -> dict[str, Any]:
+    dirty = _git("status", "--porcelain", "--untracked-files=no")
+    return {
+        "git_commit": _git("rev-parse", "HEAD") or "unknown",
+        "git_dirty": bool(dirty) if dirty is not None else None,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "host": f"{platform.machine()}, {platform.processor() or platform.system()}",
+        "device": device,
+        "wall_time_s": round(wall_time_s, 2),
+        "epochs": epochs,
+        "seed": cfg.seed,
+        "command": command or " ".join(["aaekit", *sys.argv[1:]]),
+    }
+
+
+def write_metrics(run_dir: Path, cfg: Config, metrics: dict[str, Any], prov: dict[str, Any],
+                  name: str = "metrics.json") -> Path:
+    path = run_dir / name
+    doc = {"experiment": cfg.name, "seed": cfg.seed, "metrics": metrics,
+           "config": cfg.to_dict(), "provenance": prov}
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    return path
+
+
+def train_run(cfg: Config, resume: bool = False, command: str | None = None) -> dict[str, Any]:
+    """Train (or resume) the run of ``cfg``, then evaluate it on the test split.
+
+    Writes to ``cfg.run_dir``: checkpoint.pt, log.csv, config.yaml, figures and metrics.json.
+    """
+    splits = load_splits(cfg.data)
+    torch.manual_seed(cfg.seed)
+    model = build_model(cfg, splits.train.dim)
+    trainer = Trainer(model, cfg, splits.train, splits.val, cfg.run_dir)
+    log.info("training %s (%s) on %d images, %s; writing to %s", cfg.name, model.kind,
+             len(splits.train), trainer.device_description, trainer.run_dir)
+    trainer.fit(resume=resume)
+    from aaekit.config import save_config
+
+    save_config(cfg, trainer.run_dir / "config.yaml")
+    metrics = evaluate(model, splits.test, trainer.run_dir, trainer.device)
+    metrics["val"] = {k[4:]: v for k, v in trainer.history[-1].items() if k.startswith("val_")}
+    prov = provenance(cfg, trainer.device_description, trainer.wall_time, trainer.epoch, command)
+    write_metrics(trainer.run_dir, cfg, metrics, prov)
+    return {"run_dir": trainer.run_dir, "metrics": metrics}
+
+
+@torch.no_grad()
+def evaluate(model: Model, test: ArrayDataset, out_dir: Path | None,
+             device: torch.device | str = "cpu", seed: int = 0) -> dict[str, Any]:
+    """Test metrics of ``model`` and, if ``out_dir`` is given, its figures (codes, reconstructions,
+    samples, manifold). Sampling uses its own seed so figures are reproducible."""
+    model.eval()
+    x = test.floats(device)
+    metrics = model.evaluate(x)
+    if out_dir is None:
+        return metrics
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(seed)
+    shape = test.image_shape
+    n = min(50, len(x) - len(x) % 10) or len(x)
+    ncol = min(10, n)
+    recon = model.decode(model.encode(x[:n])).float()
+    # rows alternate: ncol originals, then their reconstructions
+    rows = torch.stack([x[:n].reshape(-1, ncol, x.shape[1]), recon.reshape(-1, ncol, x.shape[1])], 1)
+    figures.save_grid(rows.reshape(2 * n, -1).cpu().numpy(), shape, out_dir / "reconstructions.png",
+                      ncol=ncol, title="test images (odd rows) and reconstructions (even rows)")
+    figures.save_grid(model.sample(100).cpu().float().numpy(), shape, out_dir / "samples.png",
+                      title=f"samples: decoded draws of the {type(model.prior).__name__} prior")
+    if model.code_dim == 2:
+        z = torch.cat([model.encode(x[i : i + 1000]).float() for i in range(0, len(x), 1000)])
+        z, y = z.cpu().numpy(), None if test.y is None else test.y.numpy()
+        prior = model.prior.sample(5000).cpu().numpy()
+        np.savez_compressed(out_dir / "codes.npz", z=z, y=y if y is not None else np.zeros(0),
+                            prior=prior)
+        figures.save_codes(z, y, out_dir / "codes.png", prior=prior,
+                           title=f"{model.kind.upper()}: test codes over the prior (grey)")
+        figures.save_grid(manifold(model, prior).cpu().numpy(), shape, out_dir / "manifold.png",
+                          ncol=20, title="decoded 20 x 20 grid over the prior's central 98 %")
+    return metrics
+
+
+def manifold(model: Model, prior_samples: np.ndarray, n: int = 20) -> torch.Tensor:
+    """Decoded images of a regular n x n grid spanning the 1st-99th percentile of the prior."""
+    lo, hi = np.percentile(prior_samples, [1, 99], axis=0)
+    a = torch.linspace(float(lo[0]), float(hi[0]), n)
+    b = torch.linspace(float(hi[1]), float(lo[1]), n)
+    grid = torch.stack(torch.meshgrid(b, a, indexing="ij")[::-1], -1).reshape(-1, 2)
+    return model.decode(grid.to(model.prior_mean.device)).float()
+
+
+def load_run(path: str | Path, device: str = "auto") -> tuple[Model, Config, dict[str, Any]]:
+    """Model and config of a run directory or checkpoint file, rebuilt from the checkpoint alone."""
+    path = Path(path)
+    ckpt = path / CHECKPOINT if path.is_dir() else path
+    dev = resolve_device(device)
+    state = load_checkpoint(ckpt, dev)
+    try:
+        cfg = from_dict(state["config"])
+        model = build_model(cfg, state["x_dim"])
+        model.load_state_dict(state["model"])
+    except (KeyError, RuntimeError, ValueError) as e:
+        msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise CheckpointError(f"{ckpt} cannot be loaded ({msg})") from None
+    return model.to(dev).eval(), cfg, state
+
+
+def eval_run(path: str | Path, split: str = "test", device: str = "auto",
+             out_dir: str | Path | None = None) -> dict[str, Any]:
+    """Metrics of a trained run on ``split``; writes eval_<split>.json (with provenance) beside it."""
+    model, cfg, state = load_run(path, device)
+    dev = model.prior_mean.device
+    splits: Splits = load_splits(cfg.data)
+    metrics = evaluate(model, splits[split], Path(out_dir) if out_dir else None, dev)
+    run_dir = Path(path) if Path(path).is_dir() else Path(path).parent
+    desc = describe_device(dev, resolve_bf16(cfg.train.precision, dev))
+    prov = provenance(cfg, desc, state["wall_time"], state["epoch"])
+    write_metrics(run_dir, cfg, {"split": split, **metrics}, prov, name=f"eval_{split}.json")
+    return metrics

@@ -1,0 +1,318 @@
+"""The one training loop. It runs a model's phases on each mini-batch and knows nothing about AAEs.
+
+It owns the device and precision, one optimizer and lr schedule per phase, the NaN guard, progress
+bars, CSV/TensorBoard logs, a checkpoint per epoch and bit-exact resume.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from tqdm.auto import tqdm
+
+from aaekit.config import Config, ConfigError, OptimConfig, optim_config
+from aaekit.data import ArrayDataset, BatchLoader
+from aaekit.models.base import Model, Phase
+from aaekit.train.checkpoint import (
+    CheckpointError,
+    check_compatible,
+    load_checkpoint,
+    save_checkpoint,
+)
+
+log = logging.getLogger(__name__)
+CHECKPOINT = "checkpoint.pt"
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss or a weight became NaN/Inf; the message is one line, the last good checkpoint stays."""
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX-512 BF16 or AMX), where autocast pays off."""
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"config key 'train.device': {name} but CUDA is not available here; use auto or cpu")
+    return device
+
+
+def resolve_bf16(precision: str, device: torch.device) -> bool:
+    if precision == "fp32":
+        return False
+    supported = torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_bf16()
+    if precision == "bf16":
+        if device.type == "cpu" and not supported:
+            log.warning("bf16 requested but this CPU has no native bf16: it will be slow")
+        return True
+    return supported
+
+
+def describe_device(device: torch.device, bf16: bool) -> str:
+    if device.type == "cuda":
+        name = torch.cuda.get_device_name(device)
+    else:
+        name = f"cpu, {torch.get_num_threads()} threads"
+    return f"{name}, {'bf16' if bf16 else 'fp32'}"
+
+
+def make_optimizer(params: list[torch.nn.Parameter], opt: OptimConfig) -> torch.optim.Optimizer:
+    if opt.name == "sgd":
+        return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum,
+                               weight_decay=opt.weight_decay, foreach=True)
+    return torch.optim.Adam(params, lr=opt.lr, betas=tuple(opt.betas),
+                            weight_decay=opt.weight_decay, foreach=True)
+
+
+@dataclass
+class _PhaseState:
+    phase: Phase
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    sums: dict[str, torch.Tensor] = field(default_factory=dict)
+    count: int = 0
+
+
+class Trainer:
+    """Trains ``model`` on ``train`` for ``cfg.train.epochs`` epochs, writing to ``run_dir``.
+
+    Each epoch ends with held-out diagnostics on ``val`` (``model.evaluate``), a CSV row, and a
+    checkpoint; ``fit(resume=True)`` continues from that checkpoint bit-exactly. All training
+    randomness is drawn from torch's RNG (data order from a per-epoch seeded generator), whose
+    state the checkpoint holds.
+    """
+
+    def __init__(
+        self, model: Model, cfg: Config, train: ArrayDataset, val: ArrayDataset | None = None,
+        run_dir: str | Path | None = None,
+    ) -> None:
+        self.cfg = cfg
+        tc = cfg.train
+        if tc.threads:
+            torch.set_num_threads(tc.threads)
+        self.device = resolve_device(tc.device)
+        self.bf16 = resolve_bf16(tc.precision, self.device)
+        self.model = model.to(self.device)
+        self.run_dir = Path(run_dir) if run_dir else cfg.run_dir
+        self.loader = BatchLoader(train, tc.batch_size, cfg.seed, self.device)
+        self.val_x = None if val is None else val.floats(self.device)
+        self.states = []
+        phases = model.phases()
+        names = [p.name for p in phases]
+        unknown = set(tc.optim) - set(names)
+        if unknown:
+            raise ConfigError(
+                f"config train.optim names phase '{sorted(unknown)[0]}', but the {model.kind} "
+                f"model's phases are {', '.join(names)}"
+            )
+        for phase in phases:
+            opt = optim_config(tc.optim.get(phase.name, {}), phase.optimizer,
+                               f"train.optim.{phase.name}")
+            optimizer = make_optimizer(phase.params, opt)
+            scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, opt.milestones, opt.gamma)
+            self.states.append(_PhaseState(phase, optimizer, scheduler))
+        self.epoch = 0  # epochs completed
+        self.step = 0
+        self.wall_time = 0.0
+        self.history: list[dict[str, Any]] = []
+        self._tb = None
+
+    @property
+    def device_description(self) -> str:
+        return describe_device(self.device, self.bf16)
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.run_dir / CHECKPOINT
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if not self.bf16:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        rng = {"torch": torch.get_rng_state()}
+        if self.device.type == "cuda":
+            rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        return {
+            "kind": self.model.kind,
+            "config": self.cfg.to_dict(),
+            "x_dim": self.model.x_dim,
+            "epoch": self.epoch,
+            "step": self.step,
+            "wall_time": self.wall_time,
+            "model": self.model.state_dict(),
+            "optimizers": {s.phase.name: s.optimizer.state_dict() for s in self.states},
+            "schedulers": {s.phase.name: s.scheduler.state_dict() for s in self.states},
+            "rng": rng,
+            "history": self.history,
+        }
+
+    def load_state_dict(self, state: dict[str, Any], path: Path) -> None:
+        check_compatible(state, self.cfg.to_dict(), path)
+        try:
+            self.model.load_state_dict(state["model"])
+            for s in self.states:
+                s.optimizer.load_state_dict(state["optimizers"][s.phase.name])
+                s.scheduler.load_state_dict(state["schedulers"][s.phase.name])
+        except (KeyError, RuntimeError, ValueError) as e:
+            msg = str(e).strip().splitlines()[0][:200]
+            raise CheckpointError(f"{path} does not fit this model ({msg})") from None
+        torch.set_rng_state(state["rng"]["torch"])
+        if "cuda" in state["rng"] and self.device.type == "cuda":
+            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        self.epoch, self.step = state["epoch"], state["step"]
+        self.wall_time, self.history = state["wall_time"], list(state["history"])
+
+    def save(self) -> None:
+        save_checkpoint(self.state_dict(), self.checkpoint_path)
+
+    # -- the loop ----------------------------------------------------------------------------
+    def fit(self, resume: bool = False) -> list[dict[str, Any]]:
+        if resume:
+            path = self.checkpoint_path
+            self.load_state_dict(load_checkpoint(path, self.device), path)
+            log.info("resumed from %s at epoch %d", path, self.epoch)
+        elif self.checkpoint_path.exists():
+            raise CheckpointError(
+                f"{self.checkpoint_path} exists; pass --resume to continue it or use another out_dir"
+            )
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self._rewrite_csv()
+        if self.cfg.train.tensorboard:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+        try:
+            while self.epoch < self.cfg.train.epochs:
+                start = time.perf_counter()
+                row = self._train_epoch()
+                self._check_weights()
+                if self.val_x is not None:
+                    row.update({f"val_{k}": v for k, v in self.model.evaluate(self.val_x).items()})
+                for s in self.states:
+                    s.scheduler.step()
+                self.epoch += 1
+                self.wall_time += time.perf_counter() - start
+                row = {"epoch": self.epoch, **row, "epoch_time_s": time.perf_counter() - start}
+                self.history.append(row)
+                self._log_row(row)
+                self.save()
+        finally:
+            if self._tb is not None:
+                self._tb.close()
+        return self.history
+
+    def _train_epoch(self) -> dict[str, Any]:
+        model, tc = self.model, self.cfg.train
+        model.train()
+        for s in self.states:
+            s.sums, s.count = {}, 0
+        bar = tqdm(
+            self.loader.epoch(self.epoch, self.step), total=len(self.loader), leave=False,
+            desc=f"epoch {self.epoch + 1}/{tc.epochs}", disable=not tc.progress, dynamic_ncols=True,
+        )
+        for i, batch in enumerate(bar):
+            for s in self.states:
+                if batch.step % s.phase.every:
+                    continue
+                s.optimizer.zero_grad(set_to_none=True)
+                with self.autocast():
+                    out = s.phase.loss(batch)
+                loss, extras = out if isinstance(out, tuple) else (out, {})
+                # Gradients only for this phase's parameters: the generator phase backpropagates
+                # through the discriminator without filling the discriminator's grads.
+                loss.backward(inputs=s.phase.params)
+                if tc.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(s.phase.params, tc.grad_clip)
+                s.optimizer.step()
+                for k, v in {"loss": loss.detach(), **extras}.items():
+                    v = v.detach().float()
+                    s.sums[k] = s.sums[k] + v if k in s.sums else v.clone()
+                s.count += 1
+            self.step += 1
+            if (i + 1) % tc.log_every == 0:  # the only host-device sync inside an epoch
+                losses = self._check_losses()
+                bar.set_postfix({k[:-5]: f"{v:.3g}" for k, v in losses.items() if k.endswith("_loss")},
+                                refresh=False)
+        bar.close()
+        row = self._check_losses()
+        for s in self.states:
+            row[f"lr_{s.phase.name}"] = s.optimizer.param_groups[0]["lr"]
+        return row
+
+    def _check_losses(self) -> dict[str, float]:
+        """Mean of each logged value this epoch so far; stops training on a NaN/Inf loss."""
+        row = {}
+        for s in self.states:
+            if not s.count:
+                continue
+            names = list(s.sums)
+            values = (torch.stack([s.sums[k] for k in names]) / s.count).tolist()
+            for k, v in zip(names, values, strict=True):
+                if k == "loss" and not math.isfinite(v):
+                    self._diverged(f"the {s.phase.name} loss became {v}")
+                row[f"{s.phase.name}_{k}" if k != "loss" else f"{s.phase.name}_loss"] = v
+        return row
+
+    def _check_weights(self) -> None:
+        finite = torch.stack([p.isfinite().all() for p in self.model.parameters()]).all()
+        if not bool(finite):
+            self._diverged("a weight became NaN/Inf")
+
+    def _diverged(self, what: str) -> None:
+        kept = (
+            f"the last good checkpoint (epoch {self.epoch}) is kept at {self.checkpoint_path}"
+            if self.checkpoint_path.exists() else "no checkpoint was written"
+        )
+        raise TrainingDiverged(
+            f"training diverged in epoch {self.epoch + 1}: {what}; {kept}; "
+            "lower the learning rate or set train.grad_clip"
+        )
+
+    # -- logs --------------------------------------------------------------------------------
+    @property
+    def csv_path(self) -> Path:
+        return self.run_dir / "log.csv"
+
+    def _rewrite_csv(self) -> None:
+        """The CSV holds exactly the checkpoint's history (a resumed run drops later rows)."""
+        self.csv_path.unlink(missing_ok=True)
+        for row in self.history:
+            self._append_csv(row)
+
+    def _append_csv(self, row: dict[str, Any]) -> None:
+        new = not self.csv_path.exists()
+        with open(self.csv_path, "a", newline="") as f:
+            w = csv.DictWriter(f, fieldnames=list(row), extrasaction="ignore")
+            if new:
+                w.writeheader()
+            w.writerow(row)
+
+    def _log_row(self, row: dict[str, Any]) -> None:
+        self._append_csv(row)
+        if self._tb is not None:
+            for k, v in row.items():
+                if k != "epoch" and isinstance(v, int | float):
+                    self._tb.add_scalar(k, v, self.epoch)
+        shown = {k: v for k, v in row.items() if k.endswith("loss") or k.startswith("val_")}
+        log.info("epoch %d: %s", self.epoch,
+                 ", ".join(f"{k} {v:.4g}" for k, v in shown.items()))
