@@ -33,12 +33,17 @@ def _git(*args: str) -> str | None:
     return out.stdout.strip() if out.returncode == 0 else None
 
 
-def provenance(cfg: Config, device: str, wall_time_s: float, epochs: int,
-               command: str | None = None) -> dict[str, Any]:
+def code_version() -> dict[str, Any]:
+    """The git commit of the code and whether tracked files differ from it (read at a run's start)."""
     dirty = _git("status", "--porcelain", "--untracked-files=no")
+    return {"git_commit": _git("rev-parse", "HEAD") or "unknown",
+            "git_dirty": bool(dirty) if dirty is not None else None}
+
+
+def provenance(cfg: Config, device: str, wall_time_s: float, epochs: int,
+               command: str | None = None, version: dict[str, Any] | None = None) -> dict[str, Any]:
     return {
-        "git_commit": _git("rev-parse", "HEAD") or "unknown",
-        "git_dirty": bool(dirty) if dirty is not None else None,
+        **(version or code_version()),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "host": f"{platform.machine()}, {platform.processor() or platform.system()}",
@@ -64,6 +69,7 @@ def train_run(cfg: Config, resume: bool = False, command: str | None = None) -> 
 
     Writes to ``cfg.run_dir``: checkpoint.pt, log.csv, config.yaml, figures and metrics.json.
     """
+    version = code_version()
     splits = load_splits(cfg.data)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, splits.train.dim)
@@ -76,7 +82,7 @@ def train_run(cfg: Config, resume: bool = False, command: str | None = None) -> 
     save_config(cfg, trainer.run_dir / "config.yaml")
     metrics = evaluate(model, splits.test, trainer.run_dir, trainer.device)
     metrics["val"] = {k[4:]: v for k, v in trainer.history[-1].items() if k.startswith("val_")}
-    prov = provenance(cfg, trainer.device_description, trainer.wall_time, trainer.epoch, command)
+    prov = provenance(cfg, trainer.device_description, trainer.wall_time, trainer.epoch, command, version)
     write_metrics(trainer.run_dir, cfg, metrics, prov)
     return {"run_dir": trainer.run_dir, "metrics": metrics}
 
