@@ -1,4 +1,4 @@
-"""Command line: ``aaekit train | eval | sample | compare``. Bad input gets one line, no traceback."""
+"""Command line: ``aaekit train | eval | sample | compare | report``. Bad input gets one line, no traceback."""
 
 from __future__ import annotations
 
@@ -92,6 +92,13 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
+def _report(args: argparse.Namespace) -> int:
+    from aaekit.report.report import write_report
+
+    print(f"report written to {write_report(args.results, args.out)}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="aaekit", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -126,6 +133,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", required=True, help="figure file (.png)")
     c.add_argument("--ncol", type=int, default=2)
     c.set_defaults(func=_compare)
+
+    r = sub.add_parser("report", help="Markdown table of every run's metrics.json under a folder")
+    r.add_argument("--results", default="results", help="folder of <experiment>/seed<N>/metrics.json")
+    r.add_argument("--out", help="Markdown file (default: <results>/REPORT.md)")
+    r.set_defaults(func=_report)
     return p
 
 

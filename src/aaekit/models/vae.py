@@ -27,7 +27,7 @@ class VAE(Model):
     def __init__(
         self, x_dim: int, code_dim: int, prior: Prior,
         encoder_hidden: Sequence[int] = (1000, 1000), decoder_hidden: Sequence[int] = (1000, 1000),
-        init_std: float = 0.01, recon_loss: str = "bce", input_noise: float = 0.0,
+        init_std: float | None = 0.01, recon_loss: str = "bce", input_noise: float = 0.0,
     ) -> None:
         super().__init__(x_dim, code_dim, prior, recon_loss, input_noise)
         try:

@@ -201,6 +201,9 @@ class Trainer:
             from torch.utils.tensorboard import SummaryWriter
 
             self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+        flush = self.device.type == "cpu" and self.cfg.train.flush_denormal
+        if flush:
+            torch.set_flush_denormal(True)
         try:
             while self.epoch < self.cfg.train.epochs:
                 start = time.perf_counter()
@@ -217,6 +220,8 @@ class Trainer:
                 self._log_row(row)
                 self.save()
         finally:
+            if flush:
+                torch.set_flush_denormal(False)
             if self._tb is not None:
                 self._tb.close()
         return self.history

@@ -1,0 +1,102 @@
+"""The results page: a Markdown table of every committed run, read only from its metrics.json.
+
+The report never computes or types a number itself: each cell is a value of some run's metrics.json.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+COLUMNS = [  # (header, path into metrics.json, format)
+    ("test recon. SSE / image", ("metrics", "recon_sse"), "{:.2f}"),
+    ("test recon. MSE / pixel", ("metrics", "recon_mse"), "{:.4f}"),
+    ("code std (prior std)", None, None),
+    ("D acc. prior / codes (test)", None, None),
+    ("epochs", ("provenance", "epochs"), "{}"),
+    ("wall time", ("provenance", "wall_time_s"), None),
+]
+
+
+def _get(doc: dict[str, Any], path: tuple[str, ...]) -> Any:
+    for key in path:
+        if not isinstance(doc, dict) or key not in doc:
+            return None
+        doc = doc[key]
+    return doc
+
+
+def _fmt(values: list[Any], fmt: str) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "–"
+    if len(values) == 1:
+        return fmt.format(values[0])
+    return f"{fmt.format(statistics.mean(values))} ± {fmt.format(statistics.stdev(values))}"
+
+
+def _minutes(seconds: list[float]) -> str:
+    return f"{statistics.mean(seconds) / 60:.0f} min" if seconds else "–"
+
+
+def collect(results: Path) -> dict[str, list[dict[str, Any]]]:
+    """metrics.json of every run under ``results``, grouped by experiment."""
+    runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for path in sorted(results.glob("*/seed*/metrics.json")):
+        doc = json.loads(path.read_text())
+        doc["_dir"] = path.parent
+        runs[doc["experiment"]].append(doc)
+    return dict(runs)
+
+
+def render(results: Path) -> str:
+    runs = collect(results)
+    lines = [
+        "# Results",
+        "",
+        "Made by `aaekit report` from the metrics.json of every run below; each number is a value of",
+        "one of those files (mean ± std where an experiment has several seeds).",
+        "",
+        "| experiment | model | prior | seeds | " + " | ".join(c[0] for c in COLUMNS) + " | commit |",
+        "|---" * (len(COLUMNS) + 5) + "|",
+    ]
+    for name, docs in sorted(runs.items()):
+        cfg = docs[0]["config"]
+        cells = [f"[{name}]({docs[0]['_dir'].parent.relative_to(results)}/)", cfg["model"]["kind"].upper(),
+                 cfg["prior"]["kind"], ", ".join(str(d["seed"]) for d in docs)]
+        for header, path, fmt in COLUMNS:
+            if header.startswith("code std"):
+                cells.append(f"{_fmt([d['metrics'].get('code_std') for d in docs], '{:.2f}')} "
+                             f"({_fmt([d['metrics'].get('prior_std') for d in docs[:1]], '{:.2f}')})")
+            elif header.startswith("D acc"):
+                acc = [d["metrics"].get("d_acc_prior") for d in docs]
+                codes = [d["metrics"].get("d_acc_codes") for d in docs]
+                cells.append("–" if acc[0] is None else f"{_fmt(acc, '{:.2f}')} / {_fmt(codes, '{:.2f}')}")
+            elif header == "wall time":
+                cells.append(_minutes([d["provenance"]["wall_time_s"] for d in docs]))
+            else:
+                cells.append(_fmt([_get(d, path) for d in docs], fmt))
+        commits = sorted({d["provenance"]["git_commit"][:8] for d in docs})
+        cells.append(", ".join(commits))
+        lines.append("| " + " | ".join(cells) + " |")
+    devices = sorted({d["provenance"]["device"] for docs in runs.values() for d in docs})
+    lines += ["", "Devices: " + "; ".join(devices) + ".", ""]
+    for name, docs in sorted(runs.items()):
+        d = docs[0]
+        rel = d["_dir"].relative_to(results)
+        lines += [f"## {name}", "", f"`{d['provenance']['command']}`", ""]
+        for fig in ("codes.png", "samples.png", "manifold.png"):
+            if (d["_dir"] / fig).is_file():
+                lines.append(f"![{name} {fig}]({rel}/{fig})")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_report(results: str | Path = "results", out: str | Path | None = None) -> Path:
+    results = Path(results)
+    out = Path(out) if out else results / "REPORT.md"
+    out.write_text(render(results))
+    return out
