@@ -18,7 +18,7 @@ $(BIN)/aaekit: pyproject.toml
 	touch $(BIN)/aaekit
 
 demo: $(BIN)/aaekit
-	$(BIN)/aaekit train configs/demo.yaml
+	$(BIN)/aaekit train configs/demo.yaml --overwrite
 
 test: $(BIN)/aaekit
 	$(BIN)/ruff check src tests benchmarks

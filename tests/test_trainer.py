@@ -73,6 +73,9 @@ def test_checkpoint_is_atomic_and_safe(tiny):
     assert state["epoch"] == 2 and state["kind"] == "aae"
     with pytest.raises(CheckpointError, match="exists; pass --resume"):
         make(tiny()).fit()
+    again = make(tiny(train={"epochs": 1, "batch_size": 20, "precision": "fp32", "progress": False}))
+    again.fit(overwrite=True)  # starts over
+    assert torch.load(t.checkpoint_path, weights_only=True)["epoch"] == 1
 
 
 def test_resume_refuses_another_model(tiny):
@@ -142,3 +145,11 @@ def test_both_precisions_learn(tiny, precision):
     hist = t.fit()
     assert hist[-1]["val_recon_sse"] < 0.8 * before
     assert all(p.dtype == torch.float32 for p in t.model.parameters())  # fp32 master weights
+
+
+def test_tensorboard_log(tiny):
+    pytest.importorskip("tensorboard")
+    t = make(tiny(train={"epochs": 1, "batch_size": 50, "precision": "fp32", "progress": False,
+                         "tensorboard": True}))
+    t.fit()
+    assert list((t.run_dir / "tensorboard").glob("events.out.tfevents.*"))

@@ -27,7 +27,10 @@ def _train(args: argparse.Namespace) -> int:
     if args.out:
         overrides.append(f"out_dir={args.out}")
     cfg = load_config(args.config, overrides)
-    result = train_run(cfg, resume=args.resume, command=" ".join(["aaekit", *sys.argv[1:]]))
+    if args.resume and args.overwrite:
+        raise ConfigError("--resume and --overwrite exclude each other")
+    result = train_run(cfg, resume=args.resume, command=" ".join(["aaekit", *sys.argv[1:]]),
+                       overwrite=args.overwrite)
     m = result["metrics"]
     print(f"test reconstruction error: {m['recon_sse']:.3f} per image ({m['recon_mse']:.5f} per pixel)")
     print(f"results written to {result['run_dir']}/ (metrics.json, figures, log.csv, checkpoint.pt)")
@@ -111,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--data-dir", help="MNIST folder (default: $AAEKIT_DATA, else ./data/mnist)")
     t.add_argument("--out", help="run folder (default: runs/<name>/seed<seed>)")
     t.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint")
+    t.add_argument("--overwrite", action="store_true", help="start afresh over an existing run folder")
     t.set_defaults(func=_train)
 
     e = sub.add_parser("eval", help="test metrics of a trained run")

@@ -64,7 +64,8 @@ def write_metrics(run_dir: Path, cfg: Config, metrics: dict[str, Any], prov: dic
     return path
 
 
-def train_run(cfg: Config, resume: bool = False, command: str | None = None) -> dict[str, Any]:
+def train_run(cfg: Config, resume: bool = False, command: str | None = None,
+              overwrite: bool = False) -> dict[str, Any]:
     """Train (or resume) the run of ``cfg``, then evaluate it on the test split.
 
     Writes to ``cfg.run_dir``: checkpoint.pt, log.csv, config.yaml, figures and metrics.json.
@@ -76,7 +77,7 @@ def train_run(cfg: Config, resume: bool = False, command: str | None = None) -> 
     trainer = Trainer(model, cfg, splits.train, splits.val, cfg.run_dir)
     log.info("training %s (%s) on %d images, %s; writing to %s", cfg.name, model.kind,
              len(splits.train), trainer.device_description, trainer.run_dir)
-    trainer.fit(resume=resume)
+    trainer.fit(resume=resume, overwrite=overwrite)
     from aaekit.config import save_config
 
     save_config(cfg, trainer.run_dir / "config.yaml")

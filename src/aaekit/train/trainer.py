@@ -186,14 +186,17 @@ class Trainer:
         save_checkpoint(self.state_dict(), self.checkpoint_path)
 
     # -- the loop ----------------------------------------------------------------------------
-    def fit(self, resume: bool = False) -> list[dict[str, Any]]:
+    def fit(self, resume: bool = False, overwrite: bool = False) -> list[dict[str, Any]]:
+        """Train to ``cfg.train.epochs``; ``resume`` continues the run folder's checkpoint,
+        ``overwrite`` starts afresh over it."""
         if resume:
             path = self.checkpoint_path
             self.load_state_dict(load_checkpoint(path, self.device), path)
             log.info("resumed from %s at epoch %d", path, self.epoch)
-        elif self.checkpoint_path.exists():
+        elif self.checkpoint_path.exists() and not overwrite:
             raise CheckpointError(
-                f"{self.checkpoint_path} exists; pass --resume to continue it or use another out_dir"
+                f"{self.checkpoint_path} exists; pass --resume to continue it, --overwrite to start "
+                "over, or use another out_dir"
             )
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._rewrite_csv()
