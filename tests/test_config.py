@@ -50,7 +50,7 @@ def test_bad_files(tmp_path):
 def test_shipped_configs_load():
     from pathlib import Path
 
-    configs = sorted((Path(__file__).parents[1] / "configs").glob("*.yaml"))
+    configs = sorted((Path(__file__).parents[1] / "configs").rglob("*.yaml"))
     assert configs, "no configs shipped"
     for path in configs:
         cfg = load_config(path)
