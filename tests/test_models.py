@@ -97,3 +97,12 @@ def test_build_model_from_config(tiny):
     assert isinstance(m, AAE) and m.encoder[0].in_features == 64
     cfg.model.kind = "vae"
     assert isinstance(build_model(cfg, 64), VAE)
+
+
+def test_alive_units_counts_silenced_relus():
+    net = MLP(4, (6, 6), 1, init_std=0.1)
+    x = torch.randn(100, 4)
+    assert net.alive_units(x) > 0.5
+    with torch.no_grad():
+        net[0].bias[:3] = -100.0  # three of twelve hidden units can never fire
+    assert net.alive_units(x) <= 9 / 12

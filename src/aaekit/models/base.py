@@ -102,6 +102,7 @@ class Model(nn.Module):
             "code_std": z.std(0).mean().item(),
             "prior_mean": self.prior_mean.abs().mean().item(),
             "prior_std": self.prior_std.mean().item(),
+            "encoder_alive_units": self.encoder.alive_units(x[:2000]),
         }
         out.update(self.extra_diagnostics(x, z))
         self.train(was_training)

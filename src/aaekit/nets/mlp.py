@@ -28,3 +28,15 @@ class MLP(nn.Sequential):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return super().forward(x)
+
+    @torch.no_grad()
+    def alive_units(self, x: torch.Tensor) -> float:
+        """Fraction of hidden ReLU units active for at least one input of ``x``: large adversarial
+        steps can silence most of an encoder's units for good ("dead ReLUs")."""
+        alive, total = 0, 0
+        for layer in self:
+            x = layer(x)
+            if isinstance(layer, nn.ReLU):
+                alive += int((x > 0).any(0).sum())
+                total += x.shape[1]
+        return alive / total if total else 1.0
