@@ -108,3 +108,27 @@ def test_loader_order_is_seeded_per_epoch_and_covers_the_data():
     assert not torch.equal(e0, torch.cat([b.y for b in loader.epoch(1)]))
     b = next(iter(loader.epoch(0)))
     assert b.x.dtype == torch.float32 and torch.allclose(b.x * 255, b.y.float().unsqueeze(1))
+
+
+def test_download_from_a_mirror_is_checked(tmp_path, mnist, monkeypatch):
+    """Download path against a local HTTP server standing in for the public mirrors."""
+    import functools
+    import http.server
+    import threading
+
+    import aaekit.data.mnist as m
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(mnist))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        monkeypatch.setattr(m, "MIRRORS", ("http://127.0.0.1:1/", f"http://127.0.0.1:{server.server_port}/"))
+        check_files(tmp_path / "dl", download=True)  # first mirror refuses, second serves
+        assert sorted(p.name for p in (tmp_path / "dl").iterdir()) == sorted(FILES)
+    finally:
+        server.shutdown()
+    monkeypatch.setattr(m, "MIRRORS", ("http://127.0.0.1:1/",))
+    with pytest.raises(DataError, match="is missing and could not be downloaded") as e:
+        check_files(tmp_path / "none", download=True)
+    assert "\n" not in str(e.value) and not list((tmp_path / "none").glob("*.part"))
