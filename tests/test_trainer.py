@@ -153,3 +153,12 @@ def test_tensorboard_log(tiny):
                          "tensorboard": True}))
     t.fit()
     assert list((t.run_dir / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_per_phase_grad_clip_bounds_the_step(tiny):
+    t = make(tiny(train={"epochs": 1, "batch_size": 500, "precision": "fp32", "progress": False,
+                         "optim": {"discriminator": {"grad_clip": 1e-3}}}))
+    before = torch.cat([p.detach().flatten().clone() for p in t.model.discriminator.parameters()])
+    t.fit()  # one batch: one SGD step of lr 0.1 on the clipped gradient
+    after = torch.cat([p.detach().flatten() for p in t.model.discriminator.parameters()])
+    assert 0 < (after - before).norm() <= 0.1 * 1e-3 * 1.001

@@ -79,6 +79,8 @@ class OptimConfig:
     momentum: float = 0.9
     betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
     weight_decay: float = 0.0
+    # Clip this phase's gradient to this L2 norm before each step (None: no clipping).
+    grad_clip: float | None = None
     # The learning rate is multiplied by gamma at each milestone epoch.
     milestones: list[int] = field(default_factory=list)
     gamma: float = 0.1
@@ -92,7 +94,6 @@ class TrainConfig:
     precision: str = "auto"  # auto (bf16 where the hardware has it) | bf16 | fp32
     # Per-phase overrides of the model's default optimizer, e.g. {reconstruction: {lr: 0.001}}.
     optim: dict[str, dict[str, Any]] = field(default_factory=dict)
-    grad_clip: float | None = None
     log_every: int = 50  # steps between progress-bar updates (each reads losses: a sync)
     progress: bool = True
     tensorboard: bool = False
@@ -240,6 +241,8 @@ def optim_config(overrides: dict[str, Any], default: OptimConfig, path: str) -> 
         raise ConfigError(f"config key '{path}.momentum': must be in [0, 1), got {opt.momentum}")
     if len(opt.betas) != 2 or not all(0 <= b < 1 for b in opt.betas):
         raise ConfigError(f"config key '{path}.betas': must be two numbers in [0, 1), got {opt.betas}")
+    if opt.grad_clip is not None and opt.grad_clip <= 0:
+        raise ConfigError(f"config key '{path}.grad_clip': must be > 0, got {opt.grad_clip}")
     if sorted(opt.milestones) != opt.milestones or any(m <= 0 for m in opt.milestones):
         raise ConfigError(f"config key '{path}.milestones': must be increasing positive epochs")
     return opt

@@ -86,6 +86,7 @@ class _PhaseState:
     phase: Phase
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
+    grad_clip: float | None = None
     sums: dict[str, torch.Tensor] = field(default_factory=dict)
     count: int = 0
 
@@ -127,7 +128,7 @@ class Trainer:
                                f"train.optim.{phase.name}")
             optimizer = make_optimizer(phase.params, opt)
             scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, opt.milestones, opt.gamma)
-            self.states.append(_PhaseState(phase, optimizer, scheduler))
+            self.states.append(_PhaseState(phase, optimizer, scheduler, opt.grad_clip))
         self.epoch = 0  # epochs completed
         self.step = 0
         self.wall_time = 0.0
@@ -249,8 +250,8 @@ class Trainer:
                 # Gradients only for this phase's parameters: the generator phase backpropagates
                 # through the discriminator without filling the discriminator's grads.
                 loss.backward(inputs=s.phase.params)
-                if tc.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(s.phase.params, tc.grad_clip)
+                if s.grad_clip:
+                    torch.nn.utils.clip_grad_norm_(s.phase.params, s.grad_clip, foreach=True)
                 s.optimizer.step()
                 for k, v in {"loss": loss.detach(), **extras}.items():
                     v = v.detach().float()
@@ -293,7 +294,7 @@ class Trainer:
         )
         raise TrainingDiverged(
             f"training diverged in epoch {self.epoch + 1}: {what}; {kept}; "
-            "lower the learning rate or set train.grad_clip"
+            "lower the learning rate or set train.optim.<phase>.grad_clip"
         )
 
     # -- logs --------------------------------------------------------------------------------
