@@ -94,6 +94,8 @@ class TrainConfig:
     precision: str = "auto"  # auto (bf16 where the hardware has it) | bf16 | fp32
     # Per-phase overrides of the model's default optimizer, e.g. {reconstruction: {lr: 0.001}}.
     optim: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # Gradient-norm clip for every phase that sets no grad_clip of its own (None: no clipping).
+    grad_clip: float | None = None
     log_every: int = 50  # steps between progress-bar updates (each reads losses: a sync)
     progress: bool = True
     tensorboard: bool = False
@@ -216,6 +218,8 @@ def validate(cfg: Config) -> Config:
             raise ConfigError(f"config key '{key}': layer sizes must be > 0, got {flat[key]!r}")
     if cfg.data.train_subset is not None and cfg.data.train_subset <= 0:
         raise ConfigError(f"config key 'data.train_subset': must be > 0, got {cfg.data.train_subset}")
+    if cfg.train.grad_clip is not None and cfg.train.grad_clip <= 0:
+        raise ConfigError(f"config key 'train.grad_clip': must be > 0, got {cfg.train.grad_clip}")
     if cfg.model.input_noise < 0:
         raise ConfigError(f"config key 'model.input_noise': must be >= 0, got {cfg.model.input_noise}")
     if cfg.prior.kind in ("mog", "swissroll") and cfg.model.code_dim != 2:

@@ -128,7 +128,8 @@ class Trainer:
                                f"train.optim.{phase.name}")
             optimizer = make_optimizer(phase.params, opt)
             scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, opt.milestones, opt.gamma)
-            self.states.append(_PhaseState(phase, optimizer, scheduler, opt.grad_clip))
+            clip = opt.grad_clip if opt.grad_clip is not None else tc.grad_clip
+            self.states.append(_PhaseState(phase, optimizer, scheduler, clip))
         self.epoch = 0  # epochs completed
         self.step = 0
         self.wall_time = 0.0
@@ -294,7 +295,7 @@ class Trainer:
         )
         raise TrainingDiverged(
             f"training diverged in epoch {self.epoch + 1}: {what}; {kept}; "
-            "lower the learning rate or set train.optim.<phase>.grad_clip"
+            "lower the learning rate or set train.grad_clip"
         )
 
     # -- logs --------------------------------------------------------------------------------
