@@ -8,7 +8,7 @@ ifneq ($(wildcard $(SHARED_MNIST)/SHA256SUMS),)
 export AAEKIT_DATA ?= $(SHARED_MNIST)
 endif
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test bench figure2 report clean
 
 $(BIN)/aaekit: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,16 @@ demo: $(BIN)/aaekit
 test: $(BIN)/aaekit
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
+
+# The paper's Fig. 2 (AAE vs VAE, Gaussian vs mixture prior, 2-D codes): four runs, then the figure.
+FIG2_RUNS := unsupervised_gaussian unsupervised_mog vae_gaussian vae_mog
+figure2: $(BIN)/aaekit
+	for c in $(FIG2_RUNS); do $(BIN)/aaekit train configs/$$c.yaml --out results/$$c/seed0 --resume || exit 1; done
+	$(BIN)/aaekit compare $(foreach c,$(FIG2_RUNS),results/$(c)/seed0) --out results/figure2/figure2.png
+	$(BIN)/aaekit report
+
+report: $(BIN)/aaekit
+	$(BIN)/aaekit report
 
 bench: $(BIN)/aaekit
 	$(BIN)/python benchmarks/throughput.py

@@ -162,3 +162,9 @@ def test_per_phase_grad_clip_bounds_the_step(tiny):
     t.fit()  # one batch: one SGD step of lr 0.1 on the clipped gradient
     after = torch.cat([p.detach().flatten() for p in t.model.discriminator.parameters()])
     assert 0 < (after - before).norm() <= 0.1 * 1e-3 * 1.001
+
+
+def test_resume_without_checkpoint_starts_a_new_run(tiny):
+    t = make(tiny(train={"epochs": 1, "batch_size": 50, "precision": "fp32", "progress": False}))
+    t.fit(resume=True)
+    assert t.epoch == 1 and t.checkpoint_path.is_file()

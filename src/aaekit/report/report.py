@@ -43,12 +43,13 @@ def _minutes(seconds: list[float]) -> str:
 
 
 def collect(results: Path) -> dict[str, list[dict[str, Any]]]:
-    """metrics.json of every run under ``results``, grouped by experiment."""
+    """metrics.json of every run under ``results`` (``<folder>/seed<N>/metrics.json``, at any depth),
+    grouped by the folder above the seed's."""
     runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for path in sorted(results.glob("*/seed*/metrics.json")):
+    for path in sorted(results.glob("**/seed*/metrics.json")):
         doc = json.loads(path.read_text())
         doc["_dir"] = path.parent
-        runs[doc["experiment"]].append(doc)
+        runs[path.parent.parent.relative_to(results).as_posix()].append(doc)
     return dict(runs)
 
 
@@ -65,7 +66,7 @@ def render(results: Path) -> str:
     ]
     for name, docs in sorted(runs.items()):
         cfg = docs[0]["config"]
-        cells = [f"[{name}]({docs[0]['_dir'].parent.relative_to(results)}/)", cfg["model"]["kind"].upper(),
+        cells = [f"[{name}]({name}/)", cfg["model"]["kind"].upper(),
                  cfg["prior"]["kind"], ", ".join(str(d["seed"]) for d in docs)]
         for header, path, fmt in COLUMNS:
             if header.startswith("code std"):

@@ -189,9 +189,11 @@ class Trainer:
 
     # -- the loop ----------------------------------------------------------------------------
     def fit(self, resume: bool = False, overwrite: bool = False) -> list[dict[str, Any]]:
-        """Train to ``cfg.train.epochs``; ``resume`` continues the run folder's checkpoint,
-        ``overwrite`` starts afresh over it."""
-        if resume:
+        """Train to ``cfg.train.epochs``; ``resume`` continues the run folder's checkpoint (or starts
+        a new run where there is none), ``overwrite`` starts afresh over it."""
+        if resume and not self.checkpoint_path.exists():
+            log.info("no checkpoint at %s: starting a new run", self.checkpoint_path)
+        elif resume:
             path = self.checkpoint_path
             self.load_state_dict(load_checkpoint(path, self.device), path)
             log.info("resumed from %s at epoch %d", path, self.epoch)
