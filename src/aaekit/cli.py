@@ -113,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a config value, e.g. --set train.epochs=10 (repeatable)")
     t.add_argument("--data-dir", help="MNIST folder (default: $AAEKIT_DATA, else ./data/mnist)")
     t.add_argument("--out", help="run folder (default: runs/<name>/seed<seed>)")
-    t.add_argument("--resume", action="store_true", help="continue from the run folder's checkpoint (a new run if it has none)")
+    t.add_argument("--resume", action="store_true",
+                   help="continue from the run folder's checkpoint (a new run if it has none)")
     t.add_argument("--overwrite", action="store_true", help="start afresh over an existing run folder")
     t.set_defaults(func=_train)
 
