@@ -65,6 +65,8 @@ def test_train_eval_sample_compare_on_tiny_data(capsys, tiny_npz, tmp_path):
 
     s = np.load(tmp_path / "s.npy")
     assert code == 0 and s.shape == (7, 64) and 0 <= s.min() and s.max() <= 1
+    code, _, _ = run_cli(capsys, "sample", out, "-n", "20", "--out", tmp_path / "s.png", "--device", "cpu")
+    assert code == 0 and (tmp_path / "s.png").stat().st_size > 1000
 
     code, _, _ = run_cli(capsys, "compare", out, out, "--out", tmp_path / "fig" / "cmp.png")
     assert code == 0 and (tmp_path / "fig" / "cmp.png").is_file()

@@ -52,7 +52,7 @@ def _sample(args: argparse.Namespace) -> int:
     from aaekit.report import figures
     from aaekit.run import load_run
 
-    model, cfg, _ = load_run(args.run, args.device)
+    model, _, state = load_run(args.run, args.device)
     torch.manual_seed(args.seed)
     x = model.sample(args.n).float().cpu().numpy()
     out = Path(args.out)
@@ -60,8 +60,11 @@ def _sample(args: argparse.Namespace) -> int:
     if out.suffix == ".npy":
         np.save(out, x)
     else:
-        side = int(round(x.shape[1] ** 0.5))
-        figures.save_grid(x, (side, side), out, ncol=min(10, args.n))
+        side = round(x.shape[1] ** 0.5)
+        shape = state.get("image_shape") or ([side, side] if side * side == x.shape[1] else [x.shape[1]])
+        if len(shape) < 2:
+            raise DataError(f"{args.run} models flat {x.shape[1]}-D data with no image shape; use --out FILE.npy")
+        figures.save_grid(x, shape, out, ncol=min(10, args.n))
     print(f"{args.n} samples written to {out}")
     return 0
 

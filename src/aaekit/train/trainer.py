@@ -113,6 +113,7 @@ class Trainer:
         self.model = model.to(self.device)
         self.run_dir = Path(run_dir) if run_dir else cfg.run_dir
         self.loader = BatchLoader(train, tc.batch_size, cfg.seed, self.device)
+        self.image_shape = train.image_shape
         self.val_x = None if val is None else val.floats(self.device)
         self.states = []
         phases = model.phases()
@@ -158,6 +159,7 @@ class Trainer:
             "kind": self.model.kind,
             "config": self.cfg.to_dict(),
             "x_dim": self.model.x_dim,
+            "image_shape": list(self.image_shape),
             "epoch": self.epoch,
             "step": self.step,
             "wall_time": self.wall_time,
