@@ -1,0 +1,90 @@
+"""Data sets as resident tensors: MNIST or the user's arrays, split into train / val / test."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from aaekit.config import DataConfig
+from aaekit.data.arrays import load_arrays
+from aaekit.data.loader import Batch, BatchLoader
+from aaekit.data.mnist import DataError, load_mnist, resolve_data_dir
+
+__all__ = [
+    "ArrayDataset", "Batch", "BatchLoader", "DataError", "Splits", "load_splits", "resolve_data_dir",
+]
+
+
+@dataclass
+class ArrayDataset:
+    """Flattened images ``x`` (N, D), uint8 in [0, 255] or float in [0, 1], and labels ``y`` or None."""
+
+    x: torch.Tensor
+    y: torch.Tensor | None
+    image_shape: tuple[int, ...]
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    @property
+    def dim(self) -> int:
+        return self.x.shape[1]
+
+    def floats(self, device: torch.device | str = "cpu") -> torch.Tensor:
+        """All images as float32 in [0, 1] on ``device``."""
+        return to_float(self.x.to(device))
+
+    def subset(self, index: np.ndarray | torch.Tensor) -> ArrayDataset:
+        index = torch.as_tensor(index)
+        return ArrayDataset(self.x[index], None if self.y is None else self.y[index], self.image_shape)
+
+
+def to_float(x: torch.Tensor) -> torch.Tensor:
+    return x.float().div_(255) if x.dtype == torch.uint8 else x.float()
+
+
+@dataclass
+class Splits:
+    train: ArrayDataset
+    val: ArrayDataset
+    test: ArrayDataset
+
+    def __getitem__(self, name: str) -> ArrayDataset:
+        if name not in ("train", "val", "test"):
+            raise KeyError(f"unknown split {name!r}; use train, val or test")
+        return getattr(self, name)
+
+
+def _dataset(x: np.ndarray, y: np.ndarray | None) -> ArrayDataset:
+    image_shape = tuple(x.shape[1:])
+    flat = torch.from_numpy(np.ascontiguousarray(x).reshape(len(x), -1))
+    return ArrayDataset(flat, None if y is None else torch.from_numpy(y), image_shape)
+
+
+def load_splits(cfg: DataConfig) -> Splits:
+    """Train / validation / test. The validation images are carved from the training set by a
+    permutation seeded with ``cfg.split_seed`` (fixed across runs), so model choices never see test."""
+    if cfg.dataset == "mnist":
+        arrays = load_mnist(cfg.data_dir, cfg.download)
+        pool = _dataset(arrays["x_train"], arrays["y_train"])
+        test = _dataset(arrays["x_test"], arrays["y_test"])
+    else:
+        x, y = load_arrays(cfg.dataset)
+        pool = _dataset(x, y)
+        test = None
+    n = len(pool)
+    n_held = cfg.val_size * (1 if test is not None else 2)
+    if n_held >= n:
+        raise DataError(
+            f"data.val_size={cfg.val_size} leaves no training images out of {n}; lower data.val_size"
+        )
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(cfg.split_seed))
+    val = pool.subset(perm[: cfg.val_size])
+    if test is None:  # user arrays without a test set: a second held-out block of the same size
+        test = pool.subset(perm[cfg.val_size : n_held])
+    train_idx = perm[n_held:]
+    if cfg.train_subset is not None:
+        train_idx = train_idx[: cfg.train_subset]
+    return Splits(pool.subset(train_idx), val, test)
