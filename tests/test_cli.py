@@ -56,8 +56,10 @@ def test_train_eval_sample_compare_on_tiny_data(capsys, tiny_npz, tmp_path):
 
     code, stdout, _ = run_cli(capsys, "eval", out, "--device", "cpu")
     assert code == 0
-    assert json.loads(stdout)["recon_mse"] == pytest.approx(
-        json.loads((out / "metrics.json").read_text())["metrics"]["recon_mse"], rel=1e-5)
+    trained = json.loads((out / "metrics.json").read_text())["metrics"]
+    evaluated = json.loads(stdout)
+    assert evaluated["recon_mse"] == pytest.approx(trained["recon_mse"], rel=1e-5)
+    assert evaluated["d_acc_prior"] == trained["d_acc_prior"]  # the same seeded prior draws
     assert (out / "eval_test.json").is_file()
 
     code, _, _ = run_cli(capsys, "sample", out, "-n", "7", "--out", tmp_path / "s.npy", "--device", "cpu")

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from aaekit.config import Config, from_dict
+from aaekit.config import Config, from_dict, save_config
 from aaekit.data import ArrayDataset, Splits, load_splits
 from aaekit.models import Model, build_model
 from aaekit.report import figures
@@ -78,8 +78,6 @@ def train_run(cfg: Config, resume: bool = False, command: str | None = None,
     log.info("training %s (%s) on %d images, %s; writing to %s", cfg.name, model.kind,
              len(splits.train), trainer.device_description, trainer.run_dir)
     trainer.fit(resume=resume, overwrite=overwrite)
-    from aaekit.config import save_config
-
     save_config(cfg, trainer.run_dir / "config.yaml")
     metrics = evaluate(model, splits.test, trainer.run_dir, trainer.device)
     metrics["val"] = {k[4:]: v for k, v in trainer.history[-1].items() if k.startswith("val_")}
@@ -92,25 +90,32 @@ def train_run(cfg: Config, resume: bool = False, command: str | None = None,
 def evaluate(model: Model, test: ArrayDataset, out_dir: Path | None,
              device: torch.device | str = "cpu", seed: int = 0) -> dict[str, Any]:
     """Test metrics of ``model`` and, if ``out_dir`` is given, its figures (codes, reconstructions,
-    samples, manifold). Sampling uses its own seed so figures are reproducible."""
+    samples, manifold). Random draws (prior samples) come from ``seed`` in a forked RNG, so the
+    numbers and figures are reproducible and the caller's RNG is left alone."""
     model.eval()
     x = test.floats(device)
-    metrics = model.evaluate(x)
-    if out_dir is None:
-        return metrics
-    out_dir = Path(out_dir)
+    devices = [x.device] if x.device.type == "cuda" else []
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        metrics = model.evaluate(x)
+        if out_dir is not None:
+            _figures(model, x, test, Path(out_dir))
+    return metrics
+
+
+def _figures(model: Model, x: torch.Tensor, test: ArrayDataset, out_dir: Path) -> None:
     out_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
     shape = test.image_shape
-    n = min(50, len(x) - len(x) % 10) or len(x)
-    ncol = min(10, n)
-    recon = model.decode(model.encode(x[:n])).float()
-    # rows alternate: ncol originals, then their reconstructions
-    rows = torch.stack([x[:n].reshape(-1, ncol, x.shape[1]), recon.reshape(-1, ncol, x.shape[1])], 1)
-    figures.save_grid(rows.reshape(2 * n, -1).cpu().numpy(), shape, out_dir / "reconstructions.png",
-                      ncol=ncol, title="test images (odd rows) and reconstructions (even rows)")
-    figures.save_grid(model.sample(100).cpu().float().numpy(), shape, out_dir / "samples.png",
-                      title=f"samples: decoded draws of the {type(model.prior).__name__} prior")
+    if len(shape) >= 2:  # flat user data has no image form
+        n = min(50, len(x) - len(x) % 10) or len(x)
+        ncol = min(10, n)
+        recon = model.decode(model.encode(x[:n])).float()
+        # rows alternate: ncol originals, then their reconstructions
+        rows = torch.stack([x[:n].reshape(-1, ncol, x.shape[1]), recon.reshape(-1, ncol, x.shape[1])], 1)
+        figures.save_grid(rows.reshape(2 * n, -1).cpu().numpy(), shape, out_dir / "reconstructions.png",
+                          ncol=ncol, title="test images (odd rows) and reconstructions (even rows)")
+        figures.save_grid(model.sample(100).cpu().float().numpy(), shape, out_dir / "samples.png",
+                          title=f"samples: decoded draws of the {type(model.prior).__name__} prior")
     if model.code_dim == 2:
         z = torch.cat([model.encode(x[i : i + 1000]).float() for i in range(0, len(x), 1000)])
         z, y = z.cpu().numpy(), None if test.y is None else test.y.numpy()
@@ -119,9 +124,9 @@ def evaluate(model: Model, test: ArrayDataset, out_dir: Path | None,
                             prior=prior)
         figures.save_codes(z, y, out_dir / "codes.png", prior=prior,
                            title=f"{model.kind.upper()}: test codes over the prior (grey)")
-        figures.save_grid(manifold(model, prior).cpu().numpy(), shape, out_dir / "manifold.png",
-                          ncol=20, title="decoded 20 x 20 grid over the prior's central 98 %")
-    return metrics
+        if len(shape) >= 2:
+            figures.save_grid(manifold(model, prior).cpu().numpy(), shape, out_dir / "manifold.png",
+                              ncol=20, title="decoded 20 x 20 grid over the prior's central 98 %")
 
 
 def manifold(model: Model, prior_samples: np.ndarray, n: int = 20) -> torch.Tensor:
