@@ -60,8 +60,7 @@ def _sample(args: argparse.Namespace) -> int:
     if out.suffix == ".npy":
         np.save(out, x)
     else:
-        side = round(x.shape[1] ** 0.5)
-        shape = state.get("image_shape") or ([side, side] if side * side == x.shape[1] else [x.shape[1]])
+        shape = state["image_shape"]
         if len(shape) < 2:
             raise DataError(f"{args.run} models flat {x.shape[1]}-D data with no image shape; use --out FILE.npy")
         figures.save_grid(x, shape, out, ncol=min(10, args.n))

@@ -9,7 +9,7 @@ import torch
 
 from aaekit.config import DataConfig
 from aaekit.data.arrays import load_arrays
-from aaekit.data.loader import Batch, BatchLoader
+from aaekit.data.loader import Batch, BatchLoader, to_float
 from aaekit.data.mnist import DataError, load_mnist, resolve_data_dir
 
 __all__ = [
@@ -39,10 +39,6 @@ class ArrayDataset:
     def subset(self, index: np.ndarray | torch.Tensor) -> ArrayDataset:
         index = torch.as_tensor(index)
         return ArrayDataset(self.x[index], None if self.y is None else self.y[index], self.image_shape)
-
-
-def to_float(x: torch.Tensor) -> torch.Tensor:
-    return x.float().div_(255) if x.dtype == torch.uint8 else x.float()
 
 
 @dataclass

@@ -12,6 +12,11 @@ if TYPE_CHECKING:
     from aaekit.data import ArrayDataset
 
 
+def to_float(x: torch.Tensor) -> torch.Tensor:
+    """Images as float32 in [0, 1] (uint8 is scaled by 1/255)."""
+    return x.float().div_(255) if x.dtype == torch.uint8 else x.float()
+
+
 @dataclass
 class Batch:
     x: torch.Tensor  # float images in [0, 1], (B, D)
@@ -53,6 +58,4 @@ class BatchLoader:
         perm = self.permutation(epoch)
         for i in range(len(self)):
             idx = perm[i * self.batch_size : (i + 1) * self.batch_size]
-            x = self.x[idx]
-            x = x.float().div_(255) if x.dtype == torch.uint8 else x
-            yield Batch(x, None if self.y is None else self.y[idx], first_step + i)
+            yield Batch(to_float(self.x[idx]), None if self.y is None else self.y[idx], first_step + i)

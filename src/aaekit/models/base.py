@@ -32,7 +32,8 @@ class Phase:
 
 
 class Model(nn.Module):
-    """Base of all models. Subclasses build their nets and declare their phases."""
+    """Base of all models. Subclasses build their nets (at least ``self.encoder``, an ``MLP``) and
+    declare their phases."""
 
     kind: str = ""
 
