@@ -1,5 +1,6 @@
 import json
 
+import numpy as np
 import pytest
 import torch
 
@@ -63,12 +64,33 @@ def test_train_eval_sample_compare_on_tiny_data(capsys, tiny_npz, tmp_path):
     assert (out / "eval_test.json").is_file()
 
     code, _, _ = run_cli(capsys, "sample", out, "-n", "7", "--out", tmp_path / "s.npy", "--device", "cpu")
-    import numpy as np
-
     s = np.load(tmp_path / "s.npy")
     assert code == 0 and s.shape == (7, 64) and 0 <= s.min() and s.max() <= 1
     code, _, _ = run_cli(capsys, "sample", out, "-n", "20", "--out", tmp_path / "s.png", "--device", "cpu")
     assert code == 0 and (tmp_path / "s.png").stat().st_size > 1000
+
+    # sample quality (Table 1 protocol): seeded, so two calls agree; sigma is one of the grid's
+    grid = "0.05,0.1,0.2,0.4,0.8"
+    code, stdout, err = run_cli(capsys, "eval", out, "--parzen", "--n-samples", "300", "--sigmas", grid)
+    assert code == 0, err
+    assert "Parzen log-likelihood on test" in stdout
+    first = json.loads((out / "parzen.json").read_text())
+    run_cli(capsys, "eval", out, "--parzen", "--n-samples", "300", "--sigmas", grid)
+    second = json.loads((out / "parzen.json").read_text())
+    p = first["metrics"]["parzen"]
+    assert p["test_ll"] == second["metrics"]["parzen"]["test_ll"] and np.isfinite(p["test_ll"])
+    assert p["sigma"] in [0.05, 0.1, 0.2, 0.4, 0.8] and len(p["val_ll_per_sigma"]) == 5
+    assert p["sigma"] == p["sigma_grid"][int(np.argmax(p["val_ll_per_sigma"]))]
+    assert first["metrics"]["n_samples"] == 300 and first["provenance"]["eval_time_s"] > 0
+    assert (out / "nearest.png").is_file()
+    code, _, err = run_cli(capsys, "eval", out, "--parzen", "--sigmas", "0.1,-1")
+    assert code == 2 and "--sigmas must be positive" in err
+    code, stdout, err = run_cli(capsys, "parzen-data", cfg, "-n", "200", "--sigmas", grid, "--out", tmp_path / "real")
+    assert code == 0, err
+    real = json.loads((tmp_path / "real" / "parzen.json").read_text())
+    assert real["metrics"]["n_samples"] == 200 and np.isfinite(real["metrics"]["parzen"]["test_ll"])
+    code, _, err = run_cli(capsys, "parzen-data", cfg, "-n", "100000", "--out", tmp_path / "real")
+    assert code == 2 and "exceeds" in err
 
     code, _, _ = run_cli(capsys, "compare", out, out, "--out", tmp_path / "fig" / "cmp.png")
     assert code == 0 and (tmp_path / "fig" / "cmp.png").is_file()

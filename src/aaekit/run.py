@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import platform
@@ -13,8 +14,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from aaekit.config import Config, from_dict, save_config
+from aaekit.config import Config, ConfigError, DataConfig, from_dict, save_config
 from aaekit.data import ArrayDataset, Splits, load_splits
+from aaekit.metrics.parzen import DEFAULT_SIGMAS
 from aaekit.models import Model, build_model
 from aaekit.report import figures
 from aaekit.train import CheckpointError, Trainer, load_checkpoint
@@ -86,6 +88,15 @@ def train_run(cfg: Config, resume: bool = False, command: str | None = None,
     return {"run_dir": trainer.run_dir, "metrics": metrics}
 
 
+@contextlib.contextmanager
+def seeded_rng(device: torch.device, seed: int):
+    """Draws inside come from a forked RNG seeded with ``seed``: reproducible, and the caller's RNG
+    is left alone."""
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
+
+
 @torch.no_grad()
 def evaluate(model: Model, test: ArrayDataset, out_dir: Path | None,
              device: torch.device | str = "cpu", seed: int = 0) -> dict[str, Any]:
@@ -94,9 +105,7 @@ def evaluate(model: Model, test: ArrayDataset, out_dir: Path | None,
     numbers and figures are reproducible and the caller's RNG is left alone."""
     model.eval()
     x = test.floats(device)
-    devices = [x.device] if x.device.type == "cuda" else []
-    with torch.random.fork_rng(devices=devices):
-        torch.manual_seed(seed)
+    with seeded_rng(x.device, seed):
         metrics = model.evaluate(x)
         if out_dir is not None:
             _figures(model, x, test, Path(out_dir))
@@ -166,3 +175,56 @@ def eval_run(path: str | Path, split: str = "test", device: str = "auto",
     prov = provenance(cfg, desc, state["wall_time"], state["epoch"])
     write_metrics(run_dir, cfg, {"split": split, **metrics}, prov, name=f"eval_{split}.json")
     return metrics
+
+
+def parzen_run(path: str | Path, n_samples: int = 10000, seed: int = 0, device: str = "auto",
+               sigmas=DEFAULT_SIGMAS, progress: bool = True) -> dict[str, Any]:
+    """Table 1 for a trained run: ``n_samples`` decoded prior draws (seeded) scored by a Parzen
+    window (sigma chosen on val, reported on test), their Fréchet distance to the test images and a
+    figure of samples beside their nearest training images. Writes parzen.json and nearest.png."""
+    from aaekit.metrics.quality import sample_quality
+
+    version = code_version()
+    model, cfg, state = load_run(path, device)
+    dev = model.prior_mean.device
+    splits = load_splits(cfg.data)
+    with seeded_rng(dev, seed):
+        samples = torch.cat([model.sample(min(1000, n_samples - i)).float() for i in range(0, n_samples, 1000)])
+    run_dir = Path(path) if Path(path).is_dir() else Path(path).parent
+    result = sample_quality(samples, splits, run_dir, sigmas, progress=progress,
+                            title=f"{cfg.name} samples (seed {seed})")
+    result["sample_seed"] = seed
+    desc = describe_device(dev, resolve_bf16(cfg.train.precision, dev))
+    prov = provenance(cfg, desc, state["wall_time"], state["epoch"], version=version)
+    prov["eval_time_s"] = result["eval_time_s"]
+    write_metrics(run_dir, cfg, result, prov, name="parzen.json")
+    return result
+
+
+def parzen_data(out_dir: str | Path, data: DataConfig, n_samples: int = 10000, seed: int = 0,
+                device: str = "auto", sigmas=DEFAULT_SIGMAS, progress: bool = True) -> dict[str, Any]:
+    """The same protocol with ``n_samples`` real training images as the "samples": the score of a
+    generator that merely reproduced its training data. Writes parzen.json and nearest.png."""
+    from aaekit.metrics.quality import sample_quality
+
+    version = code_version()
+    dev = resolve_device(device)
+    splits = load_splits(data)
+    if n_samples > len(splits.train):
+        raise ConfigError(f"--n {n_samples} exceeds the {len(splits.train)} training images")
+    pick = torch.randperm(len(splits.train), generator=torch.Generator().manual_seed(seed))[:n_samples]
+    samples = splits.train.subset(pick).floats(dev)
+    # the nearest-neighbour figure must not find a sample itself: search the other training images
+    rest = torch.ones(len(splits.train), dtype=torch.bool)
+    rest[pick] = False
+    shown = Splits(splits.train.subset(rest.nonzero().squeeze(1)), splits.val, splits.test)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = sample_quality(samples, shown, out_dir, sigmas, progress=progress,
+                            title=f"{n_samples} real training images")
+    result["sample_seed"] = seed
+    cfg = Config(name="parzen_real_data", seed=seed, out_dir=str(out_dir), data=data)
+    cfg.model.kind = "data"
+    prov = provenance(cfg, describe_device(dev, False), result["eval_time_s"], 0, version=version)
+    write_metrics(out_dir, cfg, result, prov, name="parzen.json")
+    return result
