@@ -43,10 +43,11 @@ def _eval(args: argparse.Namespace) -> int:
     if args.parzen:
         if args.n_samples < 2:
             raise ConfigError(f"--n-samples must be at least 2, got {args.n_samples}")
-        result = parzen_run(args.run, args.n_samples, args.sample_seed, args.device, _sigmas(args.sigmas))
+        result = parzen_run(args.run, args.n_samples, args.sample_seed, args.device, _sigmas(args.sigmas),
+                            data_dir=args.data_dir)
         _print_parzen(result, args.run)
         return 0
-    metrics = eval_run(args.run, args.split, args.device, args.figures)
+    metrics = eval_run(args.run, args.split, args.device, args.figures, args.data_dir)
     print(json.dumps(metrics, indent=2))
     return 0
 
@@ -185,6 +186,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--split", default="test", choices=["train", "val", "test"])
     e.add_argument("--device", default="auto")
     e.add_argument("--figures", metavar="DIR", help="also write figures to DIR")
+    e.add_argument("--data-dir", help="MNIST folder, where it moved since training")
     e.add_argument("--parzen", action="store_true",
                    help="sample quality instead (paper Table 1): Parzen log-likelihood of the test split "
                         "(sigma chosen on val), Fréchet distance, nearest-neighbour figure -> parzen.json")

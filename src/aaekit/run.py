@@ -163,12 +163,19 @@ def load_run(path: str | Path, device: str = "auto") -> tuple[Model, Config, dic
     return model.to(dev).eval(), cfg, state
 
 
+def _with_data_dir(cfg: Config, data_dir: str | None) -> Config:
+    """``cfg`` reading its data from ``data_dir`` instead, where given (the data moved since training)."""
+    if data_dir:
+        cfg.data.data_dir = str(data_dir)
+    return cfg
+
+
 def eval_run(path: str | Path, split: str = "test", device: str = "auto",
-             out_dir: str | Path | None = None) -> dict[str, Any]:
+             out_dir: str | Path | None = None, data_dir: str | None = None) -> dict[str, Any]:
     """Metrics of a trained run on ``split``; writes eval_<split>.json (with provenance) beside it."""
     model, cfg, state = load_run(path, device)
     dev = model.prior_mean.device
-    splits: Splits = load_splits(cfg.data)
+    splits: Splits = load_splits(_with_data_dir(cfg, data_dir).data)
     metrics = evaluate(model, splits[split], Path(out_dir) if out_dir else None, dev)
     run_dir = Path(path) if Path(path).is_dir() else Path(path).parent
     desc = describe_device(dev, resolve_bf16(cfg.train.precision, dev))
@@ -178,7 +185,7 @@ def eval_run(path: str | Path, split: str = "test", device: str = "auto",
 
 
 def parzen_run(path: str | Path, n_samples: int = 10000, seed: int = 0, device: str = "auto",
-               sigmas=DEFAULT_SIGMAS, progress: bool = True) -> dict[str, Any]:
+               sigmas=DEFAULT_SIGMAS, progress: bool = True, data_dir: str | None = None) -> dict[str, Any]:
     """Table 1 for a trained run: ``n_samples`` decoded prior draws (seeded) scored by a Parzen
     window (sigma chosen on val, reported on test), their Fréchet distance to the test images and a
     figure of samples beside their nearest training images. Writes parzen.json and nearest.png."""
@@ -187,7 +194,7 @@ def parzen_run(path: str | Path, n_samples: int = 10000, seed: int = 0, device: 
     version = code_version()
     model, cfg, state = load_run(path, device)
     dev = model.prior_mean.device
-    splits = load_splits(cfg.data)
+    splits = load_splits(_with_data_dir(cfg, data_dir).data)
     with seeded_rng(dev, seed):
         samples = torch.cat([model.sample(min(1000, n_samples - i)).float() for i in range(0, n_samples, 1000)])
     run_dir = Path(path) if Path(path).is_dir() else Path(path).parent
