@@ -131,3 +131,26 @@ def test_report_reads_only_metrics_files(capsys, tmp_path):
     text = (results / "REPORT.md").read_text()
     assert "| AAE | mog | 0, 1 | 32.00 ± 2.83 |" in text
     assert "abcdef12" in text and "10 min" in text
+
+
+def test_report_tables_parzen_results_over_seeds(capsys, tmp_path):
+    results = tmp_path / "results"
+    for name, kind, seed, ll in (("parzen/aae", "aae", 0, 300.0), ("parzen/aae", "aae", 1, 310.0),
+                                 ("parzen/real_data", "data", 0, 250.0)):
+        d = results / name / f"seed{seed}"
+        d.mkdir(parents=True)
+        (d / "parzen.json").write_text(json.dumps({
+            "experiment": name, "seed": seed,
+            "metrics": {"parzen": {"test_ll": ll, "test_ll_se": 2.0, "sigma": 0.15}, "frechet_distance": 3.0,
+                        "eval_time_s": 30.0},
+            "config": {"model": {"kind": kind}},
+            "provenance": {"epochs": 100 if kind == "aae" else 0}}))
+    (results / "parzen" / "aae" / "seed1" / "nearest.png").write_bytes(b"png")
+    code, _, _ = run_cli(capsys, "report", "--results", results)
+    text = (results / "REPORT.md").read_text()
+    assert code == 0
+    row = ("| [parzen/aae](parzen/aae/) | AAE | 0, 1 | 305.0 ± 7.1 | 2.0 | 0.150 ± 0.000 | 3.00 ± 0.00 | 100 | 30 s "
+           "| 340 ± 2 |")
+    assert row in text
+    assert "| [parzen/real_data](parzen/real_data/) | DATA | 0 | 250.0 |" in text
+    assert "(parzen/aae/seed1/nearest.png)" in text  # the best seed's figure

@@ -93,7 +93,64 @@ def render(results: Path) -> str:
             if (d["_dir"] / fig).is_file():
                 lines.append(f"![{name} {fig}]({rel}/{fig})")
         lines.append("")
+    lines += render_parzen(results)
     return "\n".join(lines)
+
+
+# The paper's Table 1, MNIST column (nats), as recorded in ../shared/PAPER.md sec. 2: references to
+# compare with, not results of ours.
+PAPER_PARZEN = {"aae": "340 ± 2"}
+
+
+def collect_parzen(results: Path) -> dict[str, list[dict[str, Any]]]:
+    """parzen.json of every run under ``results`` (written by ``aaekit eval --parzen`` and
+    ``aaekit parzen-data``), grouped like ``collect``."""
+    runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for path in sorted(results.glob("**/seed*/parzen.json")):
+        doc = json.loads(path.read_text())
+        doc["_dir"] = path.parent
+        runs[path.parent.parent.relative_to(results).as_posix()].append(doc)
+    return dict(runs)
+
+
+def render_parzen(results: Path) -> list[str]:
+    runs = collect_parzen(results)
+    if not runs:
+        return []
+    lines = [
+        "## Sample quality (paper Table 1)",
+        "",
+        "Parzen-window log-likelihood of the MNIST test images under 10,000 samples (window width chosen",
+        "on the validation split; mean ± std over seeds, and the mean of each seed's standard error),",
+        "and the Fréchet distance between samples and test images in the features of aaekit's shipped",
+        "MNIST classifier (lower is better). `model` DATA: real training images used as the samples.",
+        "",
+        "| experiment | model | seeds | test log-likelihood (nats) | its s.e. | sigma | Fréchet distance "
+        "| training epochs | eval time | paper |",
+        "|---" * 10 + "|",
+    ]
+    best = None
+    for name, docs in sorted(runs.items()):
+        kind = docs[0]["config"]["model"]["kind"]
+        ll = [d["metrics"]["parzen"]["test_ll"] for d in docs]
+        cells = [f"[{name}]({name}/)", kind.upper(), ", ".join(str(d["seed"]) for d in docs),
+                 _fmt(ll, "{:.1f}"),
+                 f"{statistics.mean(d['metrics']['parzen']['test_ll_se'] for d in docs):.1f}",
+                 _fmt([d["metrics"]["parzen"]["sigma"] for d in docs], "{:.3f}"),
+                 _fmt([d["metrics"].get("frechet_distance") for d in docs], "{:.2f}"),
+                 ", ".join(sorted({str(d["provenance"]["epochs"]) for d in docs})) if kind != "data" else "–",
+                 f"{statistics.mean(d['metrics']['eval_time_s'] for d in docs):.0f} s",
+                 PAPER_PARZEN.get(kind, "–")]
+        lines.append("| " + " | ".join(cells) + " |")
+        if kind != "data":
+            top = max(docs, key=lambda d: d["metrics"]["parzen"]["test_ll"])
+            if best is None or top["metrics"]["parzen"]["test_ll"] > best["metrics"]["parzen"]["test_ll"]:
+                best = top
+    if best is not None and (best["_dir"] / "nearest.png").is_file():
+        rel = best["_dir"].relative_to(results)
+        lines += ["", f"Samples of the best model ({rel}) beside their nearest training images:", "",
+                  f"![nearest neighbours]({rel}/nearest.png)"]
+    return lines + [""]
 
 
 def write_report(results: str | Path = "results", out: str | Path | None = None) -> Path:
