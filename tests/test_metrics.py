@@ -103,7 +103,7 @@ def test_classifier_learns_and_round_trips(tmp_path):
     train, val = _synthetic(400, 1), _synthetic(200, 2)
     model, hist = train_classifier(train, val, epochs=5, seed=0, progress=False)
     assert hist["val_accuracy_per_epoch"][-1] > 0.95
-    path = save_classifier(model, tmp_path / "clf.pt", {"seed": 0})
+    path = save_classifier(model, tmp_path / "clf.pt", {"seed": 0, "torch": str(torch.__version__)})
     again = load_classifier(path)
     torch.testing.assert_close(again.embed(val.x), model.embed(val.x))
     assert json.loads(path.with_suffix(".json").read_text())["seed"] == 0

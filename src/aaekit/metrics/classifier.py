@@ -126,7 +126,7 @@ def build_shipped(out: str | Path, data_cfg, seed: int = 0, epochs: int = 10, pr
     test_acc = (model.predict(splits.test.floats()) == splits.test.y).float().mean().item()
     record = {"seed": seed, "epochs": epochs, "optimizer": "adam lr 1e-3, batch 100",
               "train_images": len(splits.train), "test_accuracy": test_acc, **hist,
-              "wall_time_s": round(time.perf_counter() - start, 2), "torch": torch.__version__,
+              "wall_time_s": round(time.perf_counter() - start, 2), "torch": str(torch.__version__),
               "threads": torch.get_num_threads(), "host": f"{platform.machine()}, {platform.processor()}",
               **(version or {})}
     save_classifier(model, out, record)

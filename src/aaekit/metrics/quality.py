@@ -36,13 +36,14 @@ def sample_quality(samples: torch.Tensor, splits: Splits, out_dir: str | Path | 
     ``out_dir``, a figure of ``n_neighbours`` samples each beside its nearest training image."""
     start = time.perf_counter()
     device = samples.device
+    # load first: a missing or broken classifier file should stop the run before minutes of work
+    classifier = load_classifier(device=device) if splits.test.image_shape == (28, 28) else None
     val, test = splits.val.floats(device), splits.test.floats(device)
     parzen = parzen_evaluate(samples, val, test, sigmas, progress=progress)
     parzen_time = time.perf_counter() - start
     out: dict[str, Any] = {"n_samples": len(samples), "parzen": parzen.to_dict(),
                            "parzen_time_s": round(parzen_time, 2)}
-    if splits.test.image_shape == (28, 28):
-        classifier = load_classifier(device=device)
+    if classifier is not None:
         out["frechet_distance"] = frechet_distance(samples, test, classifier)
     if out_dir is not None and len(splits.test.image_shape) >= 2:
         from aaekit.report import figures
