@@ -34,6 +34,10 @@ class DataConfig:
     split_seed: int = 0
     # Use only the first N images of the (shuffled) training split: quick runs and tests.
     train_subset: int | None = None
+    # Keep the labels of only N training images (the same number per class; the rest get -1,
+    # "no label"), drawn with labelled_seed (None: the run's seed). None: every label is kept.
+    labelled: int | None = None
+    labelled_seed: int | None = None
 
 
 @dataclass
@@ -53,6 +57,8 @@ class ModelConfig:
     recon_loss: str = "sse"
     # Gaussian noise added to the encoder's input during training only (0 = none).
     input_noise: float = 0.0
+    # Classes of the labels (supervised_aae: the decoder's one-hot input).
+    n_classes: int = 10
 
 
 @dataclass
@@ -124,7 +130,7 @@ class Config:
 
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "model.kind": ("aae", "vae"),
+    "model.kind": ("aae", "vae", "supervised_aae", "label_aae"),
     "model.recon_loss": ("sse", "bce"),
     "prior.kind": ("gaussian", "mog", "swissroll", "categorical"),
     "train.precision": ("auto", "bf16", "fp32"),
@@ -133,7 +139,7 @@ OPTIM_CHOICES = ("sgd", "adam")
 POSITIVE = {
     "model.code_dim", "model.init_std", "prior.std", "prior.n_components", "prior.mog_radial_std",
     "prior.mog_tangential_std", "prior.roll_radius", "prior.roll_turns", "train.epochs",
-    "train.batch_size", "train.log_every", "data.val_size",
+    "train.batch_size", "train.log_every", "data.val_size", "data.labelled", "model.n_classes",
 }
 
 

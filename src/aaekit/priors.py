@@ -30,6 +30,10 @@ class Prior:
         """The component (label) each code falls in."""
         raise NotImplementedError(f"the {type(self).__name__} prior has no components")
 
+    def axis(self, k: int, steps: int) -> torch.Tensor:
+        """``steps`` points along component ``k``'s main axis, in order (a style walk, Fig. 4)."""
+        raise NotImplementedError(f"the {type(self).__name__} prior has no components")
+
     def _labels(self, n: int, y: torch.Tensor | None, device: torch.device | str | None) -> torch.Tensor:
         assert self.n_classes is not None
         if y is None:
@@ -118,6 +122,12 @@ class MixtureOfGaussians(Prior):
     def assign(self, z):
         return self.component_log_prob(z).argmax(1)
 
+    def axis(self, k, steps):
+        """Along the component's long (radial) axis, from 2 std inside its mean to 2 std outside."""
+        r = self.radius + self.radial_std * torch.linspace(-2, 2, steps)
+        u = torch.stack([r, torch.zeros(steps)], 1)
+        return self._rotate(u, torch.full((steps,), k))
+
 
 class SwissRoll(Prior):
     """A 2-D swiss roll: roll position t ~ U(0, 1), radius ``radius * sqrt(t)``, angle
@@ -137,6 +147,10 @@ class SwissRoll(Prior):
         k = self._labels(n, y, device)
         t = (k + torch.rand(n, device=device)) / self.n_classes
         return self.point(t)
+
+    def axis(self, k, steps):
+        """Along the roll through segment ``k``."""
+        return self.point((k + (torch.arange(steps) + 0.5) / steps) / self.n_classes)
 
     def assign(self, z, resolution: int = 4000):
         """The segment of the nearest point of the roll (the roll sampled at ``resolution`` points)."""

@@ -16,6 +16,7 @@ import torch
 
 from aaekit.config import Config, ConfigError, DataConfig, from_dict, save_config
 from aaekit.data import ArrayDataset, Splits, load_splits
+from aaekit.metrics.labels import label_evaluation
 from aaekit.metrics.parzen import DEFAULT_SIGMAS
 from aaekit.models import Model, build_model
 from aaekit.report import figures
@@ -73,7 +74,7 @@ def train_run(cfg: Config, resume: bool = False, command: str | None = None,
     Writes to ``cfg.run_dir``: checkpoint.pt, log.csv, config.yaml, figures and metrics.json.
     """
     version = code_version()
-    splits = load_splits(cfg.data)
+    splits = load_splits(cfg.data, seed=cfg.seed)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, splits.train.dim)
     trainer = Trainer(model, cfg, splits.train, splits.val, cfg.run_dir)
@@ -82,6 +83,7 @@ def train_run(cfg: Config, resume: bool = False, command: str | None = None,
     trainer.fit(resume=resume, overwrite=overwrite)
     save_config(cfg, trainer.run_dir / "config.yaml")
     metrics = evaluate(model, splits.test, trainer.run_dir, trainer.device)
+    metrics.update(label_evaluation(model, splits, trainer.device, trainer.run_dir))
     metrics["val"] = {k[4:]: v for k, v in trainer.history[-1].items() if k.startswith("val_")}
     prov = provenance(cfg, trainer.device_description, trainer.wall_time, trainer.epoch, command, version)
     write_metrics(trainer.run_dir, cfg, metrics, prov)
@@ -105,8 +107,9 @@ def evaluate(model: Model, test: ArrayDataset, out_dir: Path | None,
     numbers and figures are reproducible and the caller's RNG is left alone."""
     model.eval()
     x = test.floats(device)
+    y = None if test.y is None else test.y.to(x.device)
     with seeded_rng(x.device, seed):
-        metrics = model.evaluate(x)
+        metrics = model.evaluate(x, y)
         if out_dir is not None:
             _figures(model, x, test, Path(out_dir))
     return metrics
@@ -118,7 +121,8 @@ def _figures(model: Model, x: torch.Tensor, test: ArrayDataset, out_dir: Path) -
     if len(shape) >= 2:  # flat user data has no image form
         n = min(50, len(x) - len(x) % 10) or len(x)
         ncol = min(10, n)
-        recon = model.decode(model.encode(x[:n])).float()
+        labels = None if test.y is None else test.y[:n].to(x.device)
+        recon = model.decode(model.encode(x[:n]), labels).float()
         # rows alternate: ncol originals, then their reconstructions
         rows = torch.stack([x[:n].reshape(-1, ncol, x.shape[1]), recon.reshape(-1, ncol, x.shape[1])], 1)
         figures.save_grid(rows.reshape(2 * n, -1).cpu().numpy(), shape, out_dir / "reconstructions.png",
@@ -133,7 +137,7 @@ def _figures(model: Model, x: torch.Tensor, test: ArrayDataset, out_dir: Path) -
                             prior=prior)
         figures.save_codes(z, y, out_dir / "codes.png", prior=prior,
                            title=f"{model.kind.upper()}: test codes over the prior (grey)")
-        if len(shape) >= 2:
+        if len(shape) >= 2 and not model.decoder_takes_labels:  # the supervised AAE: style.png instead
             figures.save_grid(manifold(model, prior).cpu().numpy(), shape, out_dir / "manifold.png",
                               ncol=20, title="decoded 20 x 20 grid over the prior's central 98 %")
 
@@ -175,8 +179,10 @@ def eval_run(path: str | Path, split: str = "test", device: str = "auto",
     """Metrics of a trained run on ``split``; writes eval_<split>.json (with provenance) beside it."""
     model, cfg, state = load_run(path, device)
     dev = model.prior_mean.device
-    splits: Splits = load_splits(_with_data_dir(cfg, data_dir).data)
+    splits: Splits = load_splits(_with_data_dir(cfg, data_dir).data, seed=cfg.seed)
     metrics = evaluate(model, splits[split], Path(out_dir) if out_dir else None, dev)
+    if split == "test":
+        metrics.update(label_evaluation(model, splits, dev, Path(out_dir) if out_dir else None))
     run_dir = Path(path) if Path(path).is_dir() else Path(path).parent
     desc = describe_device(dev, resolve_bf16(cfg.train.precision, dev))
     prov = provenance(cfg, desc, state["wall_time"], state["epoch"])

@@ -59,9 +59,35 @@ def _dataset(x: np.ndarray, y: np.ndarray | None) -> ArrayDataset:
     return ArrayDataset(flat, None if y is None else torch.from_numpy(y), image_shape)
 
 
-def load_splits(cfg: DataConfig) -> Splits:
+def hide_labels(data: ArrayDataset, n_labelled: int, seed: int) -> ArrayDataset:
+    """``data`` with the labels of all but ``n_labelled`` images replaced by -1 ("no label"). The
+    labelled images are drawn at random with ``seed``, the same number from each class (the first
+    ``n_labelled % n_classes`` classes of a seeded order get one more)."""
+    if data.y is None:
+        raise DataError("data.labelled is set but the data set has no labels")
+    if n_labelled > len(data):
+        raise DataError(f"data.labelled={n_labelled} exceeds the {len(data)} training images")
+    g = torch.Generator().manual_seed(seed)
+    classes = torch.unique(data.y)
+    quota = torch.full((len(classes),), n_labelled // len(classes))
+    quota[torch.randperm(len(classes), generator=g)[: n_labelled % len(classes)]] += 1
+    keep = []
+    for c, q in zip(classes.tolist(), quota.tolist(), strict=True):
+        members = (data.y == c).nonzero().squeeze(1)
+        if q > len(members):
+            raise DataError(f"data.labelled={n_labelled} asks {q} images of class {c}, which has {len(members)}")
+        keep.append(members[torch.randperm(len(members), generator=g)[:q]])
+    y = torch.full_like(data.y, -1)
+    index = torch.cat(keep)
+    y[index] = data.y[index]
+    return ArrayDataset(data.x, y, data.image_shape)
+
+
+def load_splits(cfg: DataConfig, seed: int = 0) -> Splits:
     """Train / validation / test. The validation images are carved from the training set by a
-    permutation seeded with ``cfg.split_seed`` (fixed across runs), so model choices never see test."""
+    permutation seeded with ``cfg.split_seed`` (fixed across runs), so model choices never see test.
+    With ``cfg.labelled``, only that many training images keep their labels (drawn with
+    ``cfg.labelled_seed``, else ``seed``: the run's)."""
     if cfg.dataset == "mnist":
         arrays = load_mnist(cfg.data_dir, cfg.download)
         pool = _dataset(arrays["x_train"], arrays["y_train"])
@@ -83,4 +109,7 @@ def load_splits(cfg: DataConfig) -> Splits:
     train_idx = perm[n_held:]
     if cfg.train_subset is not None:
         train_idx = train_idx[: cfg.train_subset]
-    return Splits(pool.subset(train_idx), val, test)
+    train = pool.subset(train_idx)
+    if cfg.labelled is not None:
+        train = hide_labels(train, cfg.labelled, seed if cfg.labelled_seed is None else cfg.labelled_seed)
+    return Splits(train, val, test)

@@ -5,10 +5,11 @@ from __future__ import annotations
 from aaekit.config import Config
 from aaekit.models.aae import AAE
 from aaekit.models.base import Model, Phase
+from aaekit.models.supervised import LabelPriorAAE, SupervisedAAE
 from aaekit.models.vae import VAE
 from aaekit.priors import build_prior
 
-__all__ = ["AAE", "VAE", "Model", "Phase", "build_model"]
+__all__ = ["AAE", "VAE", "LabelPriorAAE", "Model", "Phase", "SupervisedAAE", "build_model"]
 
 
 def build_model(cfg: Config, x_dim: int) -> Model:
@@ -23,4 +24,8 @@ def build_model(cfg: Config, x_dim: int) -> Model:
         return AAE(discriminator_hidden=m.discriminator_hidden, **common)
     if m.kind == "vae":
         return VAE(**common)
+    if m.kind == "supervised_aae":
+        return SupervisedAAE(discriminator_hidden=m.discriminator_hidden, n_classes=m.n_classes, **common)
+    if m.kind == "label_aae":
+        return LabelPriorAAE(discriminator_hidden=m.discriminator_hidden, **common)
     raise ValueError(f"unknown model kind {m.kind!r}")

@@ -79,7 +79,7 @@ class AAE(Model):
         logits = self.discriminator(self.encoder(self.noisy(batch.x))).squeeze(1).float()
         return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
 
-    def extra_diagnostics(self, x, z):
+    def extra_diagnostics(self, x, z, y=None):
         """How well the discriminator tells held-out codes from as many prior samples."""
         real = self.prior.sample(len(z), device=z.device)
         d_real = self.discriminator(real).squeeze(1)

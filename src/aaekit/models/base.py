@@ -36,6 +36,7 @@ class Model(nn.Module):
     declare their phases."""
 
     kind: str = ""
+    decoder_takes_labels: bool = False  # decode(z, y) needs y (the supervised AAE)
 
     def __init__(self, x_dim: int, code_dim: int, prior: Prior, recon_loss: str = "sse",
                  input_noise: float = 0.0) -> None:
@@ -85,8 +86,9 @@ class Model(nn.Module):
         return (torch.sigmoid(logits) - x).pow(2).sum(1).mean()
 
     @torch.no_grad()
-    def evaluate(self, x: torch.Tensor, batch_size: int = 1000) -> dict[str, float]:
-        """Held-out diagnostics: reconstruction error and the codes' moments against the prior's."""
+    def evaluate(self, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 1000) -> dict[str, float]:
+        """Held-out diagnostics: reconstruction error and the codes' moments against the prior's
+        (``y``: the labels, for models whose decoder or discriminator takes them)."""
         was_training = self.training
         self.eval()
         sse, codes = 0.0, []
@@ -94,7 +96,7 @@ class Model(nn.Module):
             xb = x[i : i + batch_size]
             z = self.encode(xb)
             codes.append(z.float())
-            sse += (self.decode(z) - xb).float().pow(2).sum().item()
+            sse += (self.decode(z, None if y is None else y[i : i + batch_size]) - xb).float().pow(2).sum().item()
         z = torch.cat(codes)
         out = {
             "recon_sse": sse / len(x),  # per image, summed over pixels
@@ -105,9 +107,9 @@ class Model(nn.Module):
             "prior_std": self.prior_std.mean().item(),
             "encoder_alive_units": self.encoder.alive_units(x[:2000]),
         }
-        out.update(self.extra_diagnostics(x, z))
+        out.update(self.extra_diagnostics(x, z, y))
         self.train(was_training)
         return out
 
-    def extra_diagnostics(self, x: torch.Tensor, z: torch.Tensor) -> dict[str, float]:
+    def extra_diagnostics(self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, float]:
         return {}

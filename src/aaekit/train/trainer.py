@@ -115,6 +115,7 @@ class Trainer:
         self.loader = BatchLoader(train, tc.batch_size, cfg.seed, self.device)
         self.image_shape = train.image_shape
         self.val_x = None if val is None else val.floats(self.device)
+        self.val_y = None if val is None or val.y is None else val.y.to(self.device)
         self.states = []
         phases = model.phases()
         names = [p.name for p in phases]
@@ -219,7 +220,7 @@ class Trainer:
                 row = self._train_epoch()
                 self._check_weights()
                 if self.val_x is not None:
-                    row.update({f"val_{k}": v for k, v in self.model.evaluate(self.val_x).items()})
+                    row.update({f"val_{k}": v for k, v in self.model.evaluate(self.val_x, self.val_y).items()})
                 for s in self.states:
                     s.scheduler.step()
                 self.epoch += 1

@@ -1,0 +1,134 @@
+"""AAEs that use labels (paper, Sec. 2.3 and Sec. 4).
+
+- ``SupervisedAAE`` (Fig. 6): the decoder sees the one-hot label beside the code, so the code,
+  pushed onto a Gaussian, need only hold the style (Fig. 7: one writer's style, every digit).
+- ``LabelPriorAAE`` (Fig. 3): the discriminator sees a one-hot vector with one slot per class and
+  one extra slot for "no label" beside the code; a labelled image's code is matched to its own
+  class's component of the prior, an unlabelled one's to the whole prior (Fig. 4).
+
+Unlabelled training images carry the label -1 (``aaekit.data``: ``data.labelled``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+
+from aaekit.config import ConfigError
+from aaekit.data.loader import Batch
+from aaekit.models.aae import AAE
+from aaekit.nets import MLP
+from aaekit.priors import Prior
+
+NO_LABEL = -1
+
+
+def label_slots(y: torch.Tensor | None, n_classes: int, n: int | None = None,
+                device: torch.device | str | None = None) -> torch.Tensor:
+    """One-hot vectors with ``n_classes + 1`` slots: label k in slot k, "no label" (-1, or ``y``
+    None for ``n`` images) in the extra last slot."""
+    if y is None:
+        return F.one_hot(torch.full((n,), n_classes, device=device), n_classes + 1).float()
+    if len(y) and (int(y.max()) >= n_classes or int(y.min()) < NO_LABEL):
+        raise ValueError(f"labels must lie in [0, {n_classes}) or be {NO_LABEL} (no label)")
+    return F.one_hot(torch.where(y < 0, n_classes, y), n_classes + 1).float()
+
+
+class SupervisedAAE(AAE):
+    """Decoder input = [one-hot label, code]; the code (the style) has a Gaussian prior. Phases as
+    the AAE's; the reconstruction phase needs every training image's label."""
+
+    kind = "supervised_aae"
+    decoder_takes_labels = True
+
+    def __init__(self, x_dim: int, code_dim: int, prior: Prior, n_classes: int = 10,
+                 decoder_hidden: Sequence[int] = (1000, 1000), init_std: float | None = 0.01, **kwargs) -> None:
+        super().__init__(x_dim, code_dim, prior, decoder_hidden=decoder_hidden, init_std=init_std, **kwargs)
+        self.n_classes = n_classes
+        self.decoder = MLP(n_classes + code_dim, decoder_hidden, x_dim, init_std)
+
+    def decode_logits(self, z, y=None):
+        if y is None:
+            raise ValueError("the supervised AAE's decoder needs the labels of the codes it decodes")
+        if len(y) and int(y.min()) < 0:
+            raise ValueError("the supervised AAE needs every image labelled; set data.labelled to null")
+        onehot = F.one_hot(y.to(z.device), self.n_classes).to(z.dtype)
+        return self.decoder(torch.cat([onehot, z], 1))
+
+    @torch.no_grad()
+    def sample(self, n: int, y: torch.Tensor | None = None) -> torch.Tensor:
+        """Decoded prior draws, with labels ``y`` (uniformly random when None)."""
+        device = self.prior_mean.device
+        y = torch.randint(self.n_classes, (n,), device=device) if y is None else y.to(device)
+        return self.decode(self.prior.sample(n, device=device), y)
+
+    def reconstruction_loss(self, batch: Batch) -> torch.Tensor:
+        if batch.y is None:
+            raise ValueError("the supervised AAE trains on labelled images; the data set has no labels")
+        return self.reconstruction_error(self.decode_logits(self.encoder(self.noisy(batch.x)), batch.y), batch.x)
+
+
+class LabelPriorAAE(AAE):
+    """The discriminator judges [code, 11-slot label vector]. "Real" pairs: a prior sample from the
+    image's class component with that label's slot, or, for an unlabelled image, a sample of the
+    whole prior with the "no label" slot; "fake" pairs: the image's code with the same slot."""
+
+    kind = "label_aae"
+
+    def __init__(self, x_dim: int, code_dim: int, prior: Prior,
+                 discriminator_hidden: Sequence[int] = (1000, 1000), init_std: float | None = 0.01,
+                 **kwargs) -> None:
+        if prior.n_classes is None:
+            raise ConfigError(f"config key 'prior.kind': the label_aae needs a prior with one component per "
+                              f"class (mog or swissroll), not {type(prior).__name__}")
+        super().__init__(x_dim, code_dim, prior, discriminator_hidden=discriminator_hidden, init_std=init_std,
+                         **kwargs)
+        self.n_classes = prior.n_classes
+        self.discriminator = MLP(code_dim + self.n_classes + 1, discriminator_hidden, 1, init_std)
+
+    def _judge(self, z: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
+        return self.discriminator(torch.cat([z, slots.to(z.dtype)], 1)).squeeze(1).float()
+
+    def _prior_pairs(self, y: torch.Tensor | None, n: int, device) -> tuple[torch.Tensor, torch.Tensor]:
+        """Prior samples matched to labels ``y`` (-1: the whole prior) and their slot vectors."""
+        if y is None:
+            return self.prior.sample(n, device=device), label_slots(None, self.n_classes, n, device)
+        # an unlabelled image's sample comes from a uniformly drawn component: the whole mixture
+        drawn = torch.where(y < 0, torch.randint_like(y, self.n_classes), y)
+        return self.prior.sample(n, drawn, device=device), label_slots(y, self.n_classes)
+
+    def discriminator_loss(self, batch: Batch):
+        n = len(batch.x)
+        with torch.no_grad():
+            fake = self.encoder(self.noisy(batch.x))
+        real, slots = self._prior_pairs(batch.y, n, batch.x.device)
+        real_logits = self._judge(real, slots)
+        fake_logits = self._judge(fake.float(), slots)
+        loss = F.binary_cross_entropy_with_logits(
+            real_logits, torch.ones_like(real_logits)
+        ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
+        return loss, {
+            "d_acc_prior": (real_logits > 0).float().mean(),
+            "d_acc_codes": (fake_logits < 0).float().mean(),
+        }
+
+    def generator_loss(self, batch: Batch) -> torch.Tensor:
+        n = len(batch.x)
+        slots = label_slots(batch.y, self.n_classes, n, batch.x.device)
+        logits = self._judge(self.encoder(self.noisy(batch.x)), slots)
+        return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+
+    def extra_diagnostics(self, x, z, y=None):
+        """Discriminator accuracy with the held-out labels, and the share of codes that fall in their
+        own label's component of the prior (the measure of Fig. 4)."""
+        real, slots = self._prior_pairs(y, len(z), z.device)
+        out = {
+            "d_acc_prior": (self._judge(real, slots) > 0).float().mean().item(),
+            "d_acc_codes": (self._judge(z.float(), slots) < 0).float().mean().item(),
+        }
+        if y is not None and bool((y >= 0).any()):
+            known = y >= 0
+            out["component_accuracy"] = (self.prior.assign(z[known].float()) == y[known]).float().mean().item()
+        return out

@@ -1,0 +1,121 @@
+import pytest
+import torch
+
+from aaekit.config import ConfigError
+from aaekit.data import ArrayDataset, load_splits
+from aaekit.data.loader import Batch
+from aaekit.data.mnist import DataError
+from aaekit.models import LabelPriorAAE, build_model
+from aaekit.models.supervised import label_slots
+from aaekit.priors import Gaussian, MixtureOfGaussians, SwissRoll
+from aaekit.run import train_run
+from aaekit.train import Trainer
+
+
+def test_label_slots_put_unlabelled_in_the_extra_slot():
+    slots = label_slots(torch.tensor([0, 3, -1, 9]), 10)
+    assert slots.shape == (4, 11)
+    assert slots.argmax(1).tolist() == [0, 3, 10, 9] and (slots.sum(1) == 1).all()
+    none = label_slots(None, 10, n=5)
+    assert none.shape == (5, 11) and (none[:, 10] == 1).all()
+    with pytest.raises(ValueError, match="no label"):
+        label_slots(torch.tensor([10]), 10)
+    with pytest.raises(ValueError, match="no label"):
+        label_slots(torch.tensor([-2]), 10)
+
+
+@pytest.mark.parametrize("prior", [MixtureOfGaussians(), SwissRoll()])
+def test_label_prior_samples_labelled_from_their_component_and_unlabelled_from_all(prior):
+    torch.manual_seed(0)
+    model = LabelPriorAAE(16, 2, prior, encoder_hidden=[8], decoder_hidden=[8], discriminator_hidden=[8])
+    assert model.discriminator[0].in_features == 2 + 11
+    y = torch.arange(10).repeat(500)
+    real, slots = model._prior_pairs(y, len(y), "cpu")
+    assert (prior.assign(real) == y).float().mean() > 0.95
+    assert torch.equal(slots.argmax(1), y)
+    unlabelled = torch.full((5000,), -1)
+    real, slots = model._prior_pairs(unlabelled, 5000, "cpu")
+    share = torch.bincount(prior.assign(real), minlength=10).float() / 5000
+    assert (share - 0.1).abs().max() < 0.03 and (slots[:, 10] == 1).all()
+
+
+def test_label_prior_aae_needs_a_prior_with_components():
+    with pytest.raises(ConfigError, match="one component per class"):
+        LabelPriorAAE(16, 2, Gaussian(2))
+
+
+def test_hide_labels_keeps_a_balanced_seeded_subset():
+    y = torch.arange(4).repeat(50)
+    data = ArrayDataset(torch.zeros(200, 3), y, (3,))
+    from aaekit.data import hide_labels
+
+    kept = hide_labels(data, 10, seed=1)
+    known = kept.y >= 0
+    assert int(known.sum()) == 10 and set(kept.y.unique().tolist()) == {-1, 0, 1, 2, 3}
+    assert sorted(torch.bincount(kept.y[known]).tolist()) == [2, 2, 3, 3]
+    assert torch.equal(kept.y[known], y[known])  # kept labels are the true ones
+    assert torch.equal(hide_labels(data, 10, seed=1).y, kept.y)
+    assert not torch.equal(hide_labels(data, 10, seed=2).y, kept.y)
+    with pytest.raises(DataError, match="exceeds"):
+        hide_labels(data, 201, seed=0)
+
+
+def test_labelled_subset_follows_the_run_seed(tiny):
+    cfg = tiny(data__labelled=40)
+    a, b = load_splits(cfg.data, seed=0).train.y, load_splits(cfg.data, seed=1).train.y
+    assert int((a >= 0).sum()) == 40 == int((b >= 0).sum()) and not torch.equal(a, b)
+
+
+def test_supervised_decoder_changes_digit_when_only_the_label_changes(tiny, tmp_path):
+    """Trained on 4 prototype 'digits', the decoder draws class k's prototype for label k from any
+    style code: the label, not the code, decides the digit."""
+    cfg = tiny(model__kind="supervised_aae", model__code_dim=2, model__n_classes=4,
+               train__epochs=25, train__optim={"reconstruction": {"name": "adam", "lr": 0.003}})
+    result = train_run(cfg)
+    from aaekit.run import load_run
+
+    model, _, _ = load_run(result["run_dir"], "cpu")
+    splits = load_splits(cfg.data)
+    x, y = splits.train.floats(), splits.train.y
+    prototypes = torch.stack([x[y == k].mean(0) for k in range(4)])
+    z = model.encode(splits.test.floats()[:50])
+    for k in range(4):
+        drawn = model.decode(z, torch.full((50,), k))
+        nearest = torch.cdist(drawn, prototypes).argmin(1)
+        assert (nearest == k).float().mean() > 0.9, k
+    m = result["metrics"]
+    assert 0 <= m["style_label_accuracy"] <= 1 and (result["run_dir"] / "style.png").is_file()
+    with pytest.raises(ValueError, match="needs the labels"):
+        model.decode(z)
+
+
+def test_supervised_aae_refuses_unlabelled_images(tiny):
+    cfg = tiny(model__kind="supervised_aae", model__n_classes=4, data__labelled=20)
+    model = build_model(cfg, 64)
+    with pytest.raises(ValueError, match="every image labelled"):
+        model.reconstruction_loss(Batch(torch.rand(3, 64), torch.tensor([0, -1, 2])))
+
+
+def test_label_aae_trains_and_reports_component_accuracy(tiny):
+    cfg = tiny(model__kind="label_aae", prior__kind="mog", data__labelled=100, train__epochs=3)
+    trainer_model = build_model(cfg, 64)
+    assert isinstance(trainer_model, LabelPriorAAE)
+    result = train_run(cfg)
+    m = result["metrics"]
+    assert 0 <= m["component_accuracy"] <= 1 and "d_acc_prior" in m
+    assert (result["run_dir"] / "walks.png").is_file() and (result["run_dir"] / "codes.png").is_file()
+
+
+def test_label_aae_learns_to_put_codes_in_their_components(tiny):
+    """With every label known, the adversary pulls each class's codes into its own component."""
+    cfg = tiny(model__kind="label_aae", prior__kind="mog", train__epochs=60,
+               train__optim={"reconstruction": {"name": "adam", "lr": 0.003},
+                             "generator": {"name": "adam", "lr": 0.003},
+                             "discriminator": {"name": "adam", "lr": 0.003}})
+    splits = load_splits(cfg.data)
+    torch.manual_seed(0)
+    model = build_model(cfg, 64)
+    before = model.evaluate(splits.val.floats(), splits.val.y)["component_accuracy"]
+    Trainer(model, cfg, splits.train, splits.val, cfg.run_dir).fit()
+    after = model.evaluate(splits.val.floats(), splits.val.y)["component_accuracy"]
+    assert after > 0.8 > before
