@@ -116,13 +116,13 @@ def test_mnist_subset_integration(capsys, mnist, tmp_path):
 
 def test_report_reads_only_metrics_files(capsys, tmp_path):
     results = tmp_path / "results"
-    for seed, sse in ((0, 30.0), (1, 34.0)):
+    for seed, sse, comp in ((0, 30.0, 0.9), (1, 34.0, 0.8)):
         d = results / "unsupervised_mog" / f"seed{seed}"
         d.mkdir(parents=True)
         (d / "metrics.json").write_text(json.dumps({
             "experiment": "unsupervised_mog", "seed": seed,
             "metrics": {"recon_sse": sse, "recon_mse": sse / 784, "code_std": 1.0, "prior_std": 1.05,
-                        "d_acc_prior": 0.6, "d_acc_codes": 0.5},
+                        "d_acc_prior": 0.6, "d_acc_codes": 0.5, "component_accuracy": comp},
             "config": {"model": {"kind": "aae"}, "prior": {"kind": "mog"}},
             "provenance": {"git_commit": "abcdef123456", "device": "cpu", "wall_time_s": 600, "epochs": 60,
                            "command": "aaekit train configs/unsupervised_mog.yaml"}}))
@@ -130,7 +130,7 @@ def test_report_reads_only_metrics_files(capsys, tmp_path):
     assert code == 0
     text = (results / "REPORT.md").read_text()
     assert "| AAE | mog | 0, 1 | 32.00 ± 2.83 |" in text
-    assert "abcdef12" in text and "10 min" in text
+    assert "abcdef12" in text and "10 min" in text and "| own component 0.850 ± 0.071 |" in text
 
 
 def test_report_tables_parzen_results_over_seeds(capsys, tmp_path):

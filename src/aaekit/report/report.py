@@ -16,6 +16,7 @@ COLUMNS = [  # (header, path into metrics.json, format)
     ("test recon. MSE / pixel", ("metrics", "recon_mse"), "{:.4f}"),
     ("code std (prior std)", None, None),
     ("D acc. prior / codes (test)", None, None),
+    ("label measures (test)", None, None),
     ("epochs", ("provenance", "epochs"), "{}"),
     ("wall time", ("provenance", "wall_time_s"), None),
 ]
@@ -40,6 +41,22 @@ def _fmt(values: list[Any], fmt: str) -> str:
 
 def _minutes(seconds: list[float]) -> str:
     return f"{statistics.mean(seconds) / 60:.0f} min" if seconds else "–"
+
+
+LABEL_MEASURES = [  # (metrics.json key, name in the table)
+    ("component_accuracy", "own component"),
+    ("style_label_accuracy", "label from style"),
+    ("decoded_label_accuracy", "decoded digit read right"),
+]
+
+
+def _label_measures(docs: list[dict[str, Any]]) -> str:
+    parts = []
+    for key, name in LABEL_MEASURES:
+        values = [d["metrics"].get(key) for d in docs]
+        if any(v is not None for v in values):
+            parts.append(f"{name} {_fmt(values, '{:.3f}')}")
+    return "; ".join(parts) or "–"
 
 
 def collect(results: Path) -> dict[str, list[dict[str, Any]]]:
@@ -76,6 +93,8 @@ def render(results: Path) -> str:
                 acc = [d["metrics"].get("d_acc_prior") for d in docs]
                 codes = [d["metrics"].get("d_acc_codes") for d in docs]
                 cells.append("–" if acc[0] is None else f"{_fmt(acc, '{:.2f}')} / {_fmt(codes, '{:.2f}')}")
+            elif header.startswith("label measures"):
+                cells.append(_label_measures(docs))
             elif header == "wall time":
                 cells.append(_minutes([d["provenance"]["wall_time_s"] for d in docs]))
             else:
