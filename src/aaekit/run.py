@@ -208,8 +208,13 @@ def parzen_run(path: str | Path, n_samples: int = 10000, seed: int = 0, device: 
                             title=f"{cfg.name} samples (seed {seed})")
     result["sample_seed"] = seed
     desc = describe_device(dev, resolve_bf16(cfg.train.precision, dev))
+    # this evaluation's provenance; wall_time_s and epochs are the training's, whose own record
+    # (metrics.json, where the run has one) is copied under "training"
     prov = provenance(cfg, desc, state["wall_time"], state["epoch"], version=version)
     prov["eval_time_s"] = result["eval_time_s"]
+    trained = run_dir / "metrics.json"
+    if trained.is_file():
+        prov["training"] = json.loads(trained.read_text()).get("provenance")
     write_metrics(run_dir, cfg, result, prov, name="parzen.json")
     return result
 
