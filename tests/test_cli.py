@@ -82,6 +82,7 @@ def test_train_eval_sample_compare_on_tiny_data(capsys, tiny_npz, tmp_path):
     assert p["sigma"] in [0.05, 0.1, 0.2, 0.4, 0.8] and len(p["val_ll_per_sigma"]) == 5
     assert p["sigma"] == p["sigma_grid"][int(np.argmax(p["val_ll_per_sigma"]))]
     assert first["metrics"]["n_samples"] == 300 and first["provenance"]["eval_time_s"] > 0
+    assert first["provenance"]["training"]["epochs"] == 4  # the training run's own record
     assert (out / "nearest.png").is_file()
     code, _, err = run_cli(capsys, "eval", out, "--parzen", "--sigmas", "0.1,-1")
     assert code == 2 and "--sigmas must be positive" in err
