@@ -148,7 +148,7 @@ def render_parzen(results: Path) -> list[str]:
         "| training epochs | eval time | paper |",
         "|---" * 10 + "|",
     ]
-    best = None
+    figures = []
     for name, docs in sorted(runs.items()):
         kind = docs[0]["config"]["model"]["kind"]
         ll = [d["metrics"]["parzen"]["test_ll"] for d in docs]
@@ -161,14 +161,13 @@ def render_parzen(results: Path) -> list[str]:
                  f"{statistics.mean(d['metrics']['eval_time_s'] for d in docs):.0f} s",
                  PAPER_PARZEN.get(kind, "–")]
         lines.append("| " + " | ".join(cells) + " |")
-        if kind != "data":
+        if kind != "data":  # each model's best seed (by the Parzen score): its samples and neighbours
             top = max(docs, key=lambda d: d["metrics"]["parzen"]["test_ll"])
-            if best is None or top["metrics"]["parzen"]["test_ll"] > best["metrics"]["parzen"]["test_ll"]:
-                best = top
-    if best is not None and (best["_dir"] / "nearest.png").is_file():
-        rel = best["_dir"].relative_to(results)
-        lines += ["", f"Samples of the best model ({rel}) beside their nearest training images:", "",
-                  f"![nearest neighbours]({rel}/nearest.png)"]
+            if (top["_dir"] / "nearest.png").is_file():
+                figures.append(top["_dir"].relative_to(results))
+    for rel in figures:
+        lines += ["", f"Samples of {rel} (its best seed) beside their nearest training images:", "",
+                  f"![nearest neighbours of {rel}]({rel}/nearest.png)"]
     return lines + [""]
 
 
