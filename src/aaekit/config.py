@@ -232,6 +232,8 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(
             f"config key 'model.code_dim': the {cfg.prior.kind} prior is 2-D, got {cfg.model.code_dim}"
         )
+    if cfg.model.kind == "supervised_aae" and cfg.data.labelled is not None:
+        raise ConfigError("config key 'data.labelled': the supervised_aae needs every training label; set it to null")
     if not (cfg.train.device in ("auto", "cpu", "cuda") or cfg.train.device.startswith("cuda:")):
         raise ConfigError(f"config key 'train.device': {cfg.train.device!r} is not auto, cpu or cuda[:N]")
     for phase, overrides in cfg.train.optim.items():

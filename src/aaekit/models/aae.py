@@ -60,12 +60,27 @@ class AAE(Model):
     def reconstruction_loss(self, batch: Batch) -> torch.Tensor:
         return self.reconstruction_error(self.decoder(self.encoder(self.noisy(batch.x))), batch.x)
 
+    # -- the adversarial part; LabelPriorAAE (models/supervised.py) changes only these three hooks --
+    def prior_pairs(self, y: torch.Tensor | None, n: int, device) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """``n`` samples of the prior (the discriminator's "real") and the side input the
+        discriminator sees with them and with the codes of images labelled ``y`` (none here)."""
+        return self.prior.sample(n, device=device), None
+
+    def side_input(self, y: torch.Tensor | None, n: int, device) -> torch.Tensor | None:
+        """What the discriminator sees beside the codes of ``n`` images labelled ``y`` (none here)."""
+        return None
+
+    def judge(self, z: torch.Tensor, side: torch.Tensor | None) -> torch.Tensor:
+        """The discriminator's logits ("real" > 0) for codes ``z``, in fp32."""
+        return self.discriminator(z).squeeze(1).float()
+
     def discriminator_loss(self, batch: Batch):
         n = len(batch.x)
         with torch.no_grad():
             fake = self.encoder(self.noisy(batch.x))
-        real = self.prior.sample(n, device=batch.x.device)
-        logits = self.discriminator(torch.cat([real, fake.to(real.dtype)])).squeeze(1).float()
+        real, side = self.prior_pairs(batch.y, n, batch.x.device)
+        # one forward pass over prior samples and codes together
+        logits = self.judge(torch.cat([real, fake.to(real.dtype)]), None if side is None else torch.cat([side, side]))
         real_logits, fake_logits = logits[:n], logits[n:]
         loss = F.binary_cross_entropy_with_logits(
             real_logits, torch.ones_like(real_logits)
@@ -76,15 +91,14 @@ class AAE(Model):
         }
 
     def generator_loss(self, batch: Batch) -> torch.Tensor:
-        logits = self.discriminator(self.encoder(self.noisy(batch.x))).squeeze(1).float()
+        side = self.side_input(batch.y, len(batch.x), batch.x.device)
+        logits = self.judge(self.encoder(self.noisy(batch.x)), side)
         return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
 
     def extra_diagnostics(self, x, z, y=None):
         """How well the discriminator tells held-out codes from as many prior samples."""
-        real = self.prior.sample(len(z), device=z.device)
-        d_real = self.discriminator(real).squeeze(1)
-        d_fake = self.discriminator(z).squeeze(1)
+        real, side = self.prior_pairs(y, len(z), z.device)
         return {
-            "d_acc_prior": (d_real > 0).float().mean().item(),
-            "d_acc_codes": (d_fake < 0).float().mean().item(),
+            "d_acc_prior": (self.judge(real, side) > 0).float().mean().item(),
+            "d_acc_codes": (self.judge(z, side) < 0).float().mean().item(),
         }

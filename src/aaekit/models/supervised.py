@@ -88,46 +88,24 @@ class LabelPriorAAE(AAE):
         self.n_classes = prior.n_classes
         self.discriminator = MLP(code_dim + self.n_classes + 1, discriminator_hidden, 1, init_std)
 
-    def _judge(self, z: torch.Tensor, slots: torch.Tensor) -> torch.Tensor:
-        return self.discriminator(torch.cat([z, slots.to(z.dtype)], 1)).squeeze(1).float()
+    def judge(self, z, side):
+        return self.discriminator(torch.cat([z, side.to(z.dtype)], 1)).squeeze(1).float()
 
-    def _prior_pairs(self, y: torch.Tensor | None, n: int, device) -> tuple[torch.Tensor, torch.Tensor]:
-        """Prior samples matched to labels ``y`` (-1: the whole prior) and their slot vectors."""
+    def side_input(self, y, n, device):
+        return label_slots(y, self.n_classes, n, device)
+
+    def prior_pairs(self, y, n, device):
+        """Prior samples matched to labels ``y`` (-1 or None: the whole prior) and their slot vectors."""
         if y is None:
-            return self.prior.sample(n, device=device), label_slots(None, self.n_classes, n, device)
+            return self.prior.sample(n, device=device), self.side_input(None, n, device)
         # an unlabelled image's sample comes from a uniformly drawn component: the whole mixture
         drawn = torch.where(y < 0, torch.randint_like(y, self.n_classes), y)
-        return self.prior.sample(n, drawn, device=device), label_slots(y, self.n_classes)
-
-    def discriminator_loss(self, batch: Batch):
-        n = len(batch.x)
-        with torch.no_grad():
-            fake = self.encoder(self.noisy(batch.x))
-        real, slots = self._prior_pairs(batch.y, n, batch.x.device)
-        real_logits = self._judge(real, slots)
-        fake_logits = self._judge(fake.float(), slots)
-        loss = F.binary_cross_entropy_with_logits(
-            real_logits, torch.ones_like(real_logits)
-        ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-        return loss, {
-            "d_acc_prior": (real_logits > 0).float().mean(),
-            "d_acc_codes": (fake_logits < 0).float().mean(),
-        }
-
-    def generator_loss(self, batch: Batch) -> torch.Tensor:
-        n = len(batch.x)
-        slots = label_slots(batch.y, self.n_classes, n, batch.x.device)
-        logits = self._judge(self.encoder(self.noisy(batch.x)), slots)
-        return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+        return self.prior.sample(n, drawn, device=device), self.side_input(y, n, device)
 
     def extra_diagnostics(self, x, z, y=None):
-        """Discriminator accuracy with the held-out labels, and the share of codes that fall in their
-        own label's component of the prior (the measure of Fig. 4)."""
-        real, slots = self._prior_pairs(y, len(z), z.device)
-        out = {
-            "d_acc_prior": (self._judge(real, slots) > 0).float().mean().item(),
-            "d_acc_codes": (self._judge(z.float(), slots) < 0).float().mean().item(),
-        }
+        """The AAE's discriminator accuracies (with the held-out labels) and the share of codes that
+        fall in their own label's component of the prior (the measure of Fig. 4)."""
+        out = super().extra_diagnostics(x, z, y)
         if y is not None and bool((y >= 0).any()):
             known = y >= 0
             out["component_accuracy"] = (self.prior.assign(z[known].float()) == y[known]).float().mean().item()
