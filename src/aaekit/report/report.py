@@ -59,11 +59,12 @@ def _label_measures(docs: list[dict[str, Any]]) -> str:
     return "; ".join(parts) or "–"
 
 
-def collect(results: Path) -> dict[str, list[dict[str, Any]]]:
-    """metrics.json of every run under ``results`` (``<folder>/seed<N>/metrics.json``, at any depth),
-    grouped by the folder above the seed's."""
+def collect(results: Path, name: str = "metrics.json") -> dict[str, list[dict[str, Any]]]:
+    """``name`` (metrics.json; parzen.json, from ``aaekit eval --parzen`` and ``aaekit parzen-data``)
+    of every run under ``results`` (``<folder>/seed<N>/<name>``, at any depth), grouped by the
+    folder above the seed's."""
     runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for path in sorted(results.glob("**/seed*/metrics.json")):
+    for path in sorted(results.glob(f"**/seed*/{name}")):
         doc = json.loads(path.read_text())
         doc["_dir"] = path.parent
         runs[path.parent.parent.relative_to(results).as_posix()].append(doc)
@@ -121,19 +122,8 @@ def render(results: Path) -> str:
 PAPER_PARZEN = {"aae": "340 ± 2"}
 
 
-def collect_parzen(results: Path) -> dict[str, list[dict[str, Any]]]:
-    """parzen.json of every run under ``results`` (written by ``aaekit eval --parzen`` and
-    ``aaekit parzen-data``), grouped like ``collect``."""
-    runs: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for path in sorted(results.glob("**/seed*/parzen.json")):
-        doc = json.loads(path.read_text())
-        doc["_dir"] = path.parent
-        runs[path.parent.parent.relative_to(results).as_posix()].append(doc)
-    return dict(runs)
-
-
 def render_parzen(results: Path) -> list[str]:
-    runs = collect_parzen(results)
+    runs = collect(results, "parzen.json")
     if not runs:
         return []
     lines = [
