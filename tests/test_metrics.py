@@ -64,6 +64,8 @@ def test_parzen_chooses_the_grids_best_sigma_on_validation():
 def test_parzen_rejects_bad_input():
     with pytest.raises(ValueError, match="positive"):
         parzen_log_likelihood(_points(5, 3, 0), _points(5, 3, 1), [0.1, 0.0])
+    with pytest.raises(ValueError, match="positive"):
+        parzen_log_likelihood(_points(5, 3, 0), _points(5, 3, 1), float("nan"))
     with pytest.raises(ValueError, match="one D"):
         parzen_log_likelihood(_points(5, 3, 0), _points(5, 4, 1), 0.1)
 

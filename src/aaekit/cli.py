@@ -61,7 +61,7 @@ def _sigmas(text: str | None):
         sigmas = [float(s) for s in text.split(",")]
     except ValueError:
         raise ConfigError(f"--sigmas expects comma-separated numbers, got {text!r}") from None
-    if not sigmas or min(sigmas) <= 0:
+    if not sigmas or not all(0 < s < float("inf") for s in sigmas):
         raise ConfigError(f"--sigmas must be positive numbers, got {text!r}")
     return sigmas
 
