@@ -109,7 +109,7 @@ def render(results: Path) -> str:
         d = docs[0]
         rel = d["_dir"].relative_to(results)
         lines += [f"## {name}", "", f"`{d['provenance']['command']}`", ""]
-        for fig in ("codes.png", "samples.png", "manifold.png"):
+        for fig in ("codes.png", "samples.png", "manifold.png", "walks.png", "style.png"):
             if (d["_dir"] / fig).is_file():
                 lines.append(f"![{name} {fig}]({rel}/{fig})")
         lines.append("")
