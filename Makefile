@@ -47,6 +47,7 @@ report: $(BIN)/aaekit
 	$(BIN)/aaekit report
 
 bench: $(BIN)/aaekit
+	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[bench]"
 	$(BIN)/python benchmarks/throughput.py
 
 clean:

@@ -1,9 +1,20 @@
-"""Training throughput of aaekit's trainer against a minimal hand-written PyTorch AAE loop.
+"""Training throughput of aaekit's trainer against pythae's and a minimal hand-written loop.
 
-Both train the paper's MLP AAE (784-1000-1000-8 encoder, its mirror as decoder, a 1000-1000
-discriminator, batch 100, the paper's three phases and SGD settings) on the same MNIST images, in
-fp32 and in bf16 autocast, in one run. Each measurement is one pass over ``--samples`` images after a
-warm-up pass; rounds alternate between the two loops and the median is reported.
+All train the paper's MLP AAE (784-1000-1000-8 encoder, its mirror as decoder, a 1000-1000
+discriminator, batch 100, the paper's SGD settings) on the same MNIST images, in one run:
+
+- ``pythae_fp32``: pythae 0.1.2's ``AdversarialTrainer`` with those nets (optional: the ``bench``
+  extra, ``pip install -e ".[bench]"``). It takes one joint step per batch (two optimizers, one
+  forward), not the paper's three phases, so it does less work per batch than the others.
+- ``plain_fp32`` / ``plain_bf16``: the textbook three-phase loop, ~40 lines of PyTorch.
+- ``aaekit_fp32`` / ``aaekit_bf16``: ``aaekit.train.Trainer`` (three phases, logging, NaN guard);
+  bf16 is its default on CPUs with native bf16.
+
+Each measurement is one pass over ``--samples`` images after a warm-up pass; rounds alternate the
+contenders and the median is reported, with ratios to pythae. Also measured in the same run: the
+bf16 matrix-multiply rate of this machine (large square products, and the 100x1000x1000 products
+of a step), the share of it the trainer reaches, and the peak memory of each contender (its own
+process, the timed epoch included; "idle" is such a process that only loads torch and the images).
 
     python benchmarks/throughput.py [--samples 20000] [--rounds 3] [--out results/bench/throughput.json]
 """
@@ -13,6 +24,9 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,7 +39,10 @@ from aaekit.data import ArrayDataset, DataError, load_splits
 from aaekit.models import build_model
 from aaekit.run import code_version
 from aaekit.train import Trainer
-from aaekit.train.trainer import cpu_has_bf16
+from aaekit.train.trainer import cpu_has_bf16, peak_memory_mb
+
+ENCODER, DECODER, DISCRIMINATOR = [784, 1000, 1000, 8], [8, 1000, 1000, 784], [8, 1000, 1000, 1]
+BATCH = 100
 
 
 def cpu_name() -> str:
@@ -36,12 +53,44 @@ def cpu_name() -> str:
     return f"{model}, {torch.get_num_threads()} threads"
 
 
+def step_flops_per_sample() -> dict[str, float]:
+    """Multiply-add FLOPs per image of one three-phase step, counted from the layer sizes: as the
+    paper's algorithm reads (the encoder run in each of the three phases) and as aaekit runs it
+    (the generator phase reuses the discriminator phase's codes)."""
+
+    def mm(dims, skip_first_input_grad=False):
+        layers = list(zip(dims[:-1], dims[1:], strict=True))
+        fwd = sum(i * o for i, o in layers)
+        igrad = sum(i * o for i, o in layers[1 if skip_first_input_grad else 0 :])
+        return fwd, igrad
+
+    enc_f, enc_i = mm(ENCODER, True)
+    dec_f, dec_i = mm(DECODER)
+    dis_f, dis_i_nofirst = mm(DISCRIMINATOR, True)
+    dis_i = mm(DISCRIMINATOR)[1]
+    recon = 2 * enc_f + 2 * dec_f + dec_i + enc_i  # forward, weight grads, input grads
+    disc = enc_f + 2 * (2 * dis_f + dis_i_nofirst)  # codes; prior samples + codes through D
+    gen = dis_f + dis_i + enc_f + enc_i  # D forward + input grads; encoder weight + input grads
+    return {"paper_algorithm": 2.0 * (recon + disc + gen + enc_f), "aaekit_executes": 2.0 * (recon + disc + gen)}
+
+
+def matmul_gflops(m: int, k: int, n: int, dtype=torch.bfloat16, seconds: float = 2.0) -> float:
+    a, b = torch.randn(m, k, dtype=dtype), torch.randn(k, n, dtype=dtype)
+    for _ in range(3):
+        a @ b
+    count, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        a @ b
+        count += 1
+    return 2 * m * k * n * count / (time.perf_counter() - start) / 1e9
+
+
 def paper_config(precision: str, out: Path) -> Config:
     return from_dict({
         "name": "bench", "out_dir": str(out),
         "model": {"kind": "aae", "code_dim": 8},
         "prior": {"kind": "gaussian", "std": 5.0},
-        "train": {"epochs": 1, "batch_size": 100, "precision": precision, "progress": False,
+        "train": {"epochs": 1, "batch_size": BATCH, "precision": precision, "progress": False,
                   "device": "cpu"},
     })
 
@@ -55,8 +104,13 @@ def images(samples: int) -> tuple[ArrayDataset, str]:
         return ArrayDataset(x, None, (28, 28)), "random uint8 images (MNIST not found)"
 
 
-def time_trainer(data: ArrayDataset, precision: str, tmp: Path) -> float:
+def mlp(a: int, b: int) -> nn.Sequential:
+    return nn.Sequential(nn.Linear(a, 1000), nn.ReLU(), nn.Linear(1000, 1000), nn.ReLU(), nn.Linear(1000, b))
+
+
+def time_trainer(data: ArrayDataset, precision: str) -> float:
     """Samples/s of one epoch of Trainer's loop (all three phases, logging and the NaN guard)."""
+    tmp = Path("runs/bench-tmp")
     cfg = paper_config(precision, tmp)
     torch.manual_seed(0)
     trainer = Trainer(build_model(cfg, 784), cfg, data, None, tmp)
@@ -73,10 +127,6 @@ def time_trainer(data: ArrayDataset, precision: str, tmp: Path) -> float:
 def time_plain(data: ArrayDataset, bf16: bool) -> float:
     """Samples/s of the textbook loop: three nets, three SGD optimizers, three phases per batch."""
     torch.manual_seed(0)
-
-    def mlp(a, b):
-        return nn.Sequential(nn.Linear(a, 1000), nn.ReLU(), nn.Linear(1000, 1000), nn.ReLU(), nn.Linear(1000, b))
-
     enc, dec, disc = mlp(784, 8), mlp(8, 784), mlp(8, 1)
     opt_ae = torch.optim.SGD([*enc.parameters(), *dec.parameters()], lr=0.01, momentum=0.9)
     opt_d = torch.optim.SGD(disc.parameters(), lr=0.1, momentum=0.1)
@@ -85,8 +135,8 @@ def time_plain(data: ArrayDataset, bf16: bool) -> float:
 
     def epoch():
         perm = torch.randperm(len(x_all))
-        for i in range(0, len(x_all), 100):
-            x = x_all[perm[i : i + 100]].float() / 255
+        for i in range(0, len(x_all), BATCH):
+            x = x_all[perm[i : i + BATCH]].float() / 255
             with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                 loss = (torch.sigmoid(dec(enc(x))) - x).pow(2).sum(1).mean()
             opt_ae.zero_grad()
@@ -115,41 +165,147 @@ def time_plain(data: ArrayDataset, bf16: bool) -> float:
     return len(x_all) / (time.perf_counter() - start)
 
 
+def time_pythae(data: ArrayDataset) -> float:
+    """Samples/s of one epoch of pythae's AdversarialTrainer.train_step on the same nets and batch."""
+    import logging
+
+    from pythae.data.datasets import BaseDataset
+    from pythae.models import Adversarial_AE, Adversarial_AE_Config
+    from pythae.models.base.base_utils import ModelOutput
+    from pythae.models.nn import BaseDecoder, BaseDiscriminator, BaseEncoder
+    from pythae.trainers import AdversarialTrainer, AdversarialTrainerConfig
+
+    logging.getLogger("pythae").setLevel(logging.WARNING)
+
+    class Encoder(BaseEncoder):
+        def __init__(self):
+            super().__init__()
+            self.net = mlp(784, 8)
+
+        def forward(self, x):  # a deterministic encoder: pythae wants a log-variance, unused here
+            z = self.net(x.reshape(len(x), -1))
+            return ModelOutput(embedding=z, log_covariance=torch.zeros_like(z))
+
+    class Decoder(BaseDecoder):
+        def __init__(self):
+            super().__init__()
+            self.net = mlp(8, 784)
+
+        def forward(self, z):
+            return ModelOutput(reconstruction=torch.sigmoid(self.net(z)))
+
+    class Discriminator(BaseDiscriminator):
+        def __init__(self):
+            super().__init__()
+            self.net = mlp(8, 1)
+
+        def forward(self, z):
+            return ModelOutput(embedding=torch.sigmoid(self.net(z)))
+
+    torch.manual_seed(0)
+    cfg = Adversarial_AE_Config(input_dim=(784,), latent_dim=8, reconstruction_loss="mse",
+                                deterministic_posterior=True)
+    model = Adversarial_AE(cfg, encoder=Encoder(), decoder=Decoder(), discriminator=Discriminator())
+    x = data.x.float() / 255
+    with tempfile.TemporaryDirectory() as out:
+        tc = AdversarialTrainerConfig(
+            output_dir=out, per_device_train_batch_size=BATCH, num_epochs=1, no_cuda=True,
+            autoencoder_optimizer_cls="SGD", autoencoder_optimizer_params={"momentum": 0.9},
+            autoencoder_learning_rate=0.01, discriminator_optimizer_cls="SGD",
+            discriminator_optimizer_params={"momentum": 0.1}, discriminator_learning_rate=0.1)
+        trainer = AdversarialTrainer(model, BaseDataset(x, torch.zeros(len(x))), training_config=tc)
+        trainer.prepare_training()
+        trainer.callbacks = []  # its progress bar: not part of the measured work
+        trainer.callback_handler.callbacks = []
+        trainer.train_step(1)  # warm-up
+        start = time.perf_counter()
+        trainer.train_step(1)
+    return len(x) / (time.perf_counter() - start)
+
+
+def has_pythae() -> bool:
+    try:
+        import pythae  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+CONTENDERS = {
+    "pythae_fp32": lambda d: time_pythae(d),
+    "plain_fp32": lambda d: time_plain(d, False),
+    "plain_bf16": lambda d: time_plain(d, True),
+    "aaekit_fp32": lambda d: time_trainer(d, "fp32"),
+    "aaekit_bf16": lambda d: time_trainer(d, "bf16"),
+}
+
+
+def peak_memory(name: str, images_file: Path) -> float:
+    """Peak resident memory (MiB) of a fresh process that loads the benchmark's images (saved by
+    the parent, so no process reads all of MNIST) and times ``name`` once; "idle" only loads."""
+    out = subprocess.run([sys.executable, __file__, "--probe", name, "--images", str(images_file)],
+                         capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mb"]
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--samples", type=int, default=20000)
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--out", default="results/bench/throughput.json")
+    p.add_argument("--probe", choices=[*CONTENDERS, "idle"], help=argparse.SUPPRESS)  # peak_memory's child
+    p.add_argument("--images", help=argparse.SUPPRESS)
     args = p.parse_args()
-    version = code_version()
+    if args.probe:
+        data = ArrayDataset(torch.load(args.images, weights_only=True), None, (28, 28))
+        if args.probe != "idle":
+            CONTENDERS[args.probe](data)
+        print(json.dumps({"peak_rss_mb": peak_memory_mb(torch.device("cpu"))}))
+        return
     data, source = images(args.samples)
-    precisions = ["fp32", "bf16"] if cpu_has_bf16() else ["fp32"]
-    tmp = Path("runs/bench-tmp")
-    runs: dict[str, list[float]] = {}
+    version = code_version()
+    names = [n for n in CONTENDERS if (has_pythae() or not n.startswith("pythae"))
+             and (cpu_has_bf16() or not n.endswith("bf16"))]
+    if not has_pythae():
+        print('pythae is not installed (pip install -e ".[bench]"): measuring without it', flush=True)
     start = time.perf_counter()
+    peak = {"bf16_2048_cube": matmul_gflops(2048, 2048, 2048), "bf16_100x1000x1000": matmul_gflops(100, 1000, 1000),
+            "fp32_2048_cube": matmul_gflops(2048, 2048, 2048, torch.float32)}
+    print("matmul GFLOP/s: " + ", ".join(f"{k} {v:.0f}" for k, v in peak.items()), flush=True)
+    runs: dict[str, list[float]] = {n: [] for n in names}
     for r in range(args.rounds):
-        for prec in precisions:
-            runs.setdefault(f"plain_{prec}", []).append(time_plain(data, prec == "bf16"))
-            runs.setdefault(f"aaekit_{prec}", []).append(time_trainer(data, prec, tmp))
-            print(f"round {r + 1}/{args.rounds} {prec}: plain {runs[f'plain_{prec}'][-1]:.0f}, "
-                  f"aaekit {runs[f'aaekit_{prec}'][-1]:.0f} samples/s", flush=True)
+        for n in names:
+            runs[n].append(CONTENDERS[n](data))
+        print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{n} {runs[n][-1]:.0f}" for n in names)
+              + " samples/s", flush=True)
     med = {k: statistics.median(v) for k, v in runs.items()}
-    ratios = {f"aaekit_over_plain_{p}": med[f"aaekit_{p}"] / med[f"plain_{p}"] for p in precisions}
-    if "bf16" in precisions:
-        ratios["aaekit_bf16_over_fp32"] = med["aaekit_bf16"] / med["aaekit_fp32"]
-        ratios["plain_bf16_over_fp32"] = med["plain_bf16"] / med["plain_fp32"]
+    base = "pythae_fp32" if "pythae_fp32" in med else "plain_fp32"
+    ratios = {f"{n}_over_{base}": med[n] / med[base] for n in names if n != base}
+    flops = step_flops_per_sample()
+    best = max((n for n in names if n.startswith("aaekit")), key=med.get)
+    share = {"trainer": best, "gflops": med[best] * flops["aaekit_executes"] / 1e9}
+    share.update({f"of_{k}": share["gflops"] / v for k, v in peak.items() if k.startswith("bf16")})
+    with tempfile.TemporaryDirectory() as tmp:
+        torch.save(data.x, Path(tmp) / "images.pt")
+        memory = {n: peak_memory(n, Path(tmp) / "images.pt") for n in ["idle", *names]}
     print("median samples/s: " + ", ".join(f"{k} {v:.0f}" for k, v in med.items()))
     print("ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
+    print(f"{best}: {share['gflops']:.0f} GFLOP/s, " + ", ".join(
+        f"{v:.0%} {k}" for k, v in share.items() if k.startswith("of_")))
+    print("peak memory (MiB; idle = torch and the images only): "
+          + ", ".join(f"{k} {v:.0f}" for k, v in memory.items()))
     doc = {
         "benchmark": "throughput",
-        "metrics": {"samples_per_s": med, "ratios": ratios, "all_rounds": runs},
-        "config": {"nets": "784-1000-1000-8 / mirror / 1000-1000-1", "batch_size": 100,
+        "metrics": {"samples_per_s": med, "ratios": ratios, "matmul_gflops": peak, "share_of_peak": share,
+                    "step_flops_per_sample": flops, "peak_memory_mb": memory, "all_rounds": runs},
+        "config": {"nets": "784-1000-1000-8 / mirror / 1000-1000-1", "batch_size": BATCH,
                    "phases": ["reconstruction", "discriminator", "generator"], "samples": args.samples,
-                   "rounds": args.rounds, "data": source},
+                   "rounds": args.rounds, "data": source,
+                   "note": "pythae takes one joint step per batch, the others the paper's three phases"},
         "provenance": {**version, "torch": torch.__version__, "device": cpu_name(),
                        "wall_time_s": round(time.perf_counter() - start, 1),
                        "command": "python benchmarks/throughput.py " + " ".join(
-                           f"--{k} {v}" for k, v in vars(args).items())},
+                           f"--{k} {v}" for k, v in vars(args).items() if v is not None)},
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)

@@ -68,10 +68,10 @@ def test_reconstruction_cost_is_per_image_sum():
 
 def test_input_noise_only_in_training():
     m = small_aae(input_noise=0.3)
-    x = torch.zeros(1000, 16)
-    assert abs(m.noisy(x).std().item() - 0.3) < 0.01
+    batch = Batch(torch.zeros(1000, 16))
+    assert abs(m.noisy(batch).std().item() - 0.3) < 0.01
     m.eval()
-    assert torch.equal(m.noisy(x), x)
+    assert torch.equal(m.noisy(batch), batch.x)
 
 
 def test_vae_kl_exact_matches_monte_carlo():

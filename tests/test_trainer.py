@@ -39,8 +39,8 @@ def test_phases_run_in_order(tiny):
     t = make(tiny(train={"epochs": 1, "batch_size": 100, "precision": "fp32", "progress": False}))
     seen = []
     for s in t.states:
-        inner = s.phase.loss
-        s.phase.loss = lambda b, inner=inner, name=s.phase.name: (seen.append(name), inner(b))[1]
+        inner = s.run
+        s.run = lambda b, inner=inner, name=s.phase.name: (seen.append(name), inner(b))[1]
     t.fit()
     assert len(seen) == 3 * len(t.loader)
     assert seen[:6] == ["reconstruction", "discriminator", "generator"] * 2
@@ -104,13 +104,13 @@ def test_nan_guard_stops_and_keeps_last_good_checkpoint(tiny):
     t = make(tiny(train={"epochs": 4, "batch_size": 20, "precision": "fp32", "progress": False,
                          "log_every": 3}))
     rec = t.states[0]
-    inner = rec.phase.loss
+    inner = rec.run
 
     def poisoned(batch):
         loss = inner(batch)
         return loss * math.nan if t.epoch == 2 else loss
 
-    rec.phase.loss = poisoned
+    rec.run = poisoned
     with pytest.raises(TrainingDiverged, match=r"epoch 3: the reconstruction loss became nan; "
                                                r"the last good checkpoint \(epoch 2\) is kept") as e:
         t.fit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -32,6 +33,8 @@ def _train(args: argparse.Namespace) -> int:
     result = train_run(cfg, resume=args.resume, command=" ".join(["aaekit", *sys.argv[1:]]),
                        overwrite=args.overwrite)
     m = result["metrics"]
+    if m is None:  # a torchrun process other than 0: process 0 evaluates and reports
+        return 0
     print(f"test reconstruction error: {m['recon_sse']:.3f} per image ({m['recon_mse']:.5f} per pixel)")
     print(f"results written to {result['run_dir']}/ (metrics.json, figures, log.csv, checkpoint.pt)")
     return 0
@@ -237,7 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+    # under torchrun, processes other than 0 print warnings and errors only
+    quiet = int(os.environ.get("RANK", "0")) > 0
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING if quiet else logging.INFO,
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)

@@ -20,8 +20,8 @@ from aaekit.metrics.labels import label_evaluation
 from aaekit.metrics.parzen import DEFAULT_SIGMAS
 from aaekit.models import Model, build_model
 from aaekit.report import figures
-from aaekit.train import CheckpointError, Trainer, load_checkpoint
-from aaekit.train.trainer import CHECKPOINT, describe_device, resolve_bf16, resolve_device
+from aaekit.train import CheckpointError, Trainer, distributed, load_checkpoint
+from aaekit.train.trainer import CHECKPOINT, describe_device, peak_memory_mb, resolve_bf16, resolve_device
 
 log = logging.getLogger(__name__)
 REPO = Path(__file__).resolve().parents[2]
@@ -72,20 +72,36 @@ def train_run(cfg: Config, resume: bool = False, command: str | None = None,
     """Train (or resume) the run of ``cfg``, then evaluate it on the test split.
 
     Writes to ``cfg.run_dir``: checkpoint.pt, log.csv, config.yaml, figures and metrics.json.
+    Under torchrun (several processes) all of them train, and process 0 alone evaluates and writes;
+    the others return ``metrics`` None.
     """
     version = code_version()
+    distributed.init(cfg.train.device)
+    try:
+        return _train_run(cfg, resume, command, overwrite, version)
+    finally:
+        distributed.shutdown()
+
+
+def _train_run(cfg: Config, resume: bool, command: str | None, overwrite: bool,
+               version: dict[str, Any]) -> dict[str, Any]:
     splits = load_splits(cfg.data, seed=cfg.seed)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, splits.train.dim)
     trainer = Trainer(model, cfg, splits.train, splits.val, cfg.run_dir)
-    log.info("training %s (%s) on %d images, %s; writing to %s", cfg.name, model.kind,
-             len(splits.train), trainer.device_description, trainer.run_dir)
+    world = distributed.world_size()
+    log.info("training %s (%s) on %d images, %s%s; writing to %s", cfg.name, model.kind,
+             len(splits.train), trainer.device_description,
+             f", {world} processes (global batch {cfg.train.batch_size})" if world > 1 else "", trainer.run_dir)
     trainer.fit(resume=resume, overwrite=overwrite)
+    if not trainer.main:
+        return {"run_dir": trainer.run_dir, "metrics": None}
     save_config(cfg, trainer.run_dir / "config.yaml")
     metrics = evaluate(model, splits.test, trainer.run_dir, trainer.device)
     metrics.update(label_evaluation(model, splits, trainer.device, trainer.run_dir))
     metrics["val"] = {k[4:]: v for k, v in trainer.history[-1].items() if k.startswith("val_")}
     prov = provenance(cfg, trainer.device_description, trainer.wall_time, trainer.epoch, command, version)
+    prov.update(processes=world, peak_memory_mb=round(peak_memory_mb(trainer.device), 1))
     write_metrics(trainer.run_dir, cfg, metrics, prov)
     return {"run_dir": trainer.run_dir, "metrics": metrics}
 

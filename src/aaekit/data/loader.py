@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+import logging
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 import torch
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from aaekit.data import ArrayDataset
@@ -19,9 +22,33 @@ def to_float(x: torch.Tensor) -> torch.Tensor:
 
 @dataclass
 class Batch:
+    """One mini-batch; under data parallelism, this process's rows of the global batch.
+
+    Random draws a loss makes per image (prior samples, input noise) go through :meth:`draw`, so
+    that N processes with shards of a global batch draw exactly what one process would for all of it.
+    """
+
     x: torch.Tensor  # float images in [0, 1], (B, D)
     y: torch.Tensor | None = None  # int64 labels, (B,)
     step: int = 0  # global step of this batch (phases with every > 1 use it)
+    # Data parallelism: this shard starts at row ``start`` of a global batch of ``global_n`` images
+    # labelled ``global_y``; None: the batch is the whole global batch.
+    global_n: int | None = None
+    global_y: torch.Tensor | None = None
+    start: int = 0
+    # what one phase leaves for a later phase of the same batch (e.g. the AAE's codes)
+    cache: dict = field(default_factory=dict)
+
+    def draw(self, sampler: Callable[[torch.Tensor | None, int], Any]) -> Any:
+        """``sampler(y, n)`` draws rows for ``n`` images labelled ``y``; called for the global batch,
+        and this shard's rows are returned (each tensor of a tuple sliced alike, None kept)."""
+        if self.global_n is None:
+            return sampler(self.y, len(self.x))
+        out = sampler(self.global_y, self.global_n)
+        rows = slice(self.start, self.start + len(self.x))
+        if isinstance(out, tuple):
+            return tuple(None if o is None else o[rows] for o in out)
+        return out[rows]
 
 
 class BatchLoader:
@@ -29,6 +56,10 @@ class BatchLoader:
 
     The order of epoch ``e`` is a permutation seeded by ``(seed, e)`` alone, so a resumed run sees
     exactly the batches an uninterrupted one would, with no loader state to save.
+
+    With ``world`` > 1 processes (data parallelism), ``batch_size`` is the global batch: every
+    process computes the same permutation and takes its ``rank``-th equal share of each global
+    batch. A last global batch that does not split evenly is left out (a warning says so).
     """
 
     def __init__(
@@ -38,13 +69,21 @@ class BatchLoader:
         seed: int,
         device: torch.device | str = "cpu",
         drop_last: bool = False,
+        rank: int = 0,
+        world: int = 1,
     ) -> None:
+        if batch_size % world:
+            raise ValueError(f"the batch size {batch_size} does not split evenly over {world} processes")
         self.x = data.x.to(device)
         self.y = None if data.y is None else data.y.to(device)
         self.batch_size = batch_size
         self.seed = seed
         self.device = torch.device(device)
-        self.drop_last = drop_last
+        self.rank, self.world = rank, world
+        last = len(self.x) % batch_size
+        self.drop_last = drop_last or last % world != 0
+        if self.drop_last and last and not drop_last:
+            log.warning("the last %d images of each epoch do not split over %d processes: left out", last, world)
 
     def __len__(self) -> int:
         n = len(self.x)
@@ -58,4 +97,11 @@ class BatchLoader:
         perm = self.permutation(epoch)
         for i in range(len(self)):
             idx = perm[i * self.batch_size : (i + 1) * self.batch_size]
-            yield Batch(to_float(self.x[idx]), None if self.y is None else self.y[idx], first_step + i)
+            if self.world == 1:
+                yield Batch(to_float(self.x[idx]), None if self.y is None else self.y[idx], first_step + i)
+                continue
+            share = len(idx) // self.world
+            mine = idx[self.rank * share : (self.rank + 1) * share]
+            yield Batch(to_float(self.x[mine]), None if self.y is None else self.y[mine], first_step + i,
+                        global_n=len(idx), global_y=None if self.y is None else self.y[idx],
+                        start=self.rank * share)

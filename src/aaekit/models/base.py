@@ -71,10 +71,12 @@ class Model(nn.Module):
         device = self.prior_mean.device
         return self.decode(self.prior.sample(n, y, device=device).to(self.prior_mean.dtype))
 
-    def noisy(self, x: torch.Tensor) -> torch.Tensor:
-        """The encoder's training input: ``x`` plus Gaussian noise of std ``input_noise``."""
+    def noisy(self, batch: Batch) -> torch.Tensor:
+        """The encoder's training input: the batch's images plus Gaussian noise of std ``input_noise``."""
+        x = batch.x
         if self.training and self.input_noise > 0:
-            return x + self.input_noise * torch.randn_like(x)
+            noise = batch.draw(lambda y, n: torch.randn((n, *x.shape[1:]), dtype=x.dtype, device=x.device))
+            return x + self.input_noise * noise
         return x
 
     def reconstruction_error(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:

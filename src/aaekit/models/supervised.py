@@ -67,7 +67,7 @@ class SupervisedAAE(AAE):
     def reconstruction_loss(self, batch: Batch) -> torch.Tensor:
         if batch.y is None:
             raise ValueError("the supervised AAE trains on labelled images; the data set has no labels")
-        return self.reconstruction_error(self.decode_logits(self.encoder(self.noisy(batch.x)), batch.y), batch.x)
+        return self.reconstruction_error(self.decode_logits(self.encoder(self.noisy(batch)), batch.y), batch.x)
 
 
 class LabelPriorAAE(AAE):

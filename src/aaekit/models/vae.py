@@ -61,8 +61,9 @@ class VAE(Model):
         return log_q - self.prior.log_prob(z)
 
     def elbo_loss(self, batch: Batch):
-        mean, logvar = self.posterior(self.noisy(batch.x))
-        z = mean + (0.5 * logvar).exp() * torch.randn_like(mean)
+        mean, logvar = self.posterior(self.noisy(batch))
+        eps = batch.draw(lambda y, n: torch.randn((n, mean.shape[1]), dtype=mean.dtype, device=mean.device))
+        z = mean + (0.5 * logvar).exp() * eps
         recon = self.reconstruction_error(self.decoder(z), batch.x)
         kl = self.kl(mean, logvar, z).mean()
         return recon + kl, {"recon": recon.detach(), "kl": kl.detach()}

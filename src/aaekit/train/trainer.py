@@ -11,6 +11,7 @@ import csv
 import logging
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,9 @@ from tqdm.auto import tqdm
 
 from aaekit.config import Config, ConfigError, OptimConfig, optim_config
 from aaekit.data import ArrayDataset, BatchLoader
-from aaekit.models.base import Model, Phase
+from aaekit.data.loader import Batch
+from aaekit.models.base import LossOutput, Model, Phase
+from aaekit.train import distributed
 from aaekit.train.checkpoint import (
     CheckpointError,
     check_compatible,
@@ -73,12 +76,28 @@ def describe_device(device: torch.device, bf16: bool) -> str:
     return f"{name}, {'bf16' if bf16 else 'fp32'}"
 
 
+def peak_memory_mb(device: torch.device) -> float:
+    """Peak memory of this process so far: CUDA memory allocated by torch on a GPU, else the
+    resident set size (everything: Python, torch, the data)."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    try:  # this process image's high-water mark (ru_maxrss would carry a launching parent's over exec)
+        status = Path("/proc/self/status").read_text()
+        return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM:"))) / 1024
+    except (OSError, StopIteration, ValueError):
+        import resource
+
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
 def make_optimizer(params: list[torch.nn.Parameter], opt: OptimConfig) -> torch.optim.Optimizer:
+    """SGD or Adam with the fused kernel (one pass over each tensor per step; 1.4x (SGD) and 3x
+    (Adam) faster than the foreach kernels on CPU, the same SGD numbers bit for bit)."""
     if opt.name == "sgd":
         return torch.optim.SGD(params, lr=opt.lr, momentum=opt.momentum,
-                               weight_decay=opt.weight_decay, foreach=True)
+                               weight_decay=opt.weight_decay, fused=True)
     return torch.optim.Adam(params, lr=opt.lr, betas=tuple(opt.betas),
-                            weight_decay=opt.weight_decay, foreach=True)
+                            weight_decay=opt.weight_decay, fused=True)
 
 
 @dataclass
@@ -86,6 +105,7 @@ class _PhaseState:
     phase: Phase
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
+    run: Callable[[Batch], LossOutput]  # the phase's loss (its DDP wrapper under torchrun)
     grad_clip: float | None = None
     sums: dict[str, torch.Tensor] = field(default_factory=dict)
     count: int = 0
@@ -98,6 +118,10 @@ class Trainer:
     checkpoint; ``fit(resume=True)`` continues from that checkpoint bit-exactly. All training
     randomness is drawn from torch's RNG (data order from a per-epoch seeded generator), whose
     state the checkpoint holds.
+
+    Started by torchrun as one of several processes (``aaekit.train.distributed``), it trains on
+    this process's share of each global batch with the phases' gradients averaged over processes;
+    process 0 alone writes the checkpoint and logs.
     """
 
     def __init__(
@@ -112,7 +136,12 @@ class Trainer:
         self.bf16 = resolve_bf16(tc.precision, self.device)
         self.model = model.to(self.device)
         self.run_dir = Path(run_dir) if run_dir else cfg.run_dir
-        self.loader = BatchLoader(train, tc.batch_size, cfg.seed, self.device)
+        self.main = distributed.is_main()
+        try:
+            self.loader = BatchLoader(train, tc.batch_size, cfg.seed, self.device,
+                                      rank=distributed.rank(), world=distributed.world_size())
+        except ValueError as e:
+            raise ConfigError(f"config key 'train.batch_size': {e}") from None
         self.image_shape = train.image_shape
         self.val_x = None if val is None else val.floats(self.device)
         self.val_y = None if val is None or val.y is None else val.y.to(self.device)
@@ -131,7 +160,8 @@ class Trainer:
             optimizer = make_optimizer(phase.params, opt)
             scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, opt.milestones, opt.gamma)
             clip = opt.grad_clip if opt.grad_clip is not None else tc.grad_clip
-            self.states.append(_PhaseState(phase, optimizer, scheduler, clip))
+            self.states.append(_PhaseState(phase, optimizer, scheduler,
+                                           distributed.phase_runner(phase, self.device), clip))
         self.epoch = 0  # epochs completed
         self.step = 0
         self.wall_time = 0.0
@@ -188,7 +218,8 @@ class Trainer:
         self.wall_time, self.history = state["wall_time"], list(state["history"])
 
     def save(self) -> None:
-        save_checkpoint(self.state_dict(), self.checkpoint_path)
+        if self.main:
+            save_checkpoint(self.state_dict(), self.checkpoint_path)
 
     # -- the loop ----------------------------------------------------------------------------
     def fit(self, resume: bool = False, overwrite: bool = False) -> list[dict[str, Any]]:
@@ -207,7 +238,7 @@ class Trainer:
             )
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._rewrite_csv()
-        if self.cfg.train.tensorboard:
+        if self.cfg.train.tensorboard and self.main:
             from torch.utils.tensorboard import SummaryWriter
 
             self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
@@ -243,7 +274,8 @@ class Trainer:
             s.sums, s.count = {}, 0
         bar = tqdm(
             self.loader.epoch(self.epoch, self.step), total=len(self.loader), leave=False,
-            desc=f"epoch {self.epoch + 1}/{tc.epochs}", disable=not tc.progress, dynamic_ncols=True,
+            desc=f"epoch {self.epoch + 1}/{tc.epochs}", disable=not (tc.progress and self.main),
+            dynamic_ncols=True,
         )
         for i, batch in enumerate(bar):
             for s in self.states:
@@ -251,7 +283,7 @@ class Trainer:
                     continue
                 s.optimizer.zero_grad(set_to_none=True)
                 with self.autocast():
-                    out = s.phase.loss(batch)
+                    out = s.run(batch)
                 loss, extras = out if isinstance(out, tuple) else (out, {})
                 # Gradients only for this phase's parameters: the generator phase backpropagates
                 # through the discriminator without filling the discriminator's grads.
@@ -281,7 +313,7 @@ class Trainer:
             if not s.count:
                 continue
             names = list(s.sums)
-            values = (torch.stack([s.sums[k] for k in names]) / s.count).tolist()
+            values = distributed.mean_over_processes(torch.stack([s.sums[k] for k in names]) / s.count).tolist()
             for k, v in zip(names, values, strict=True):
                 if k == "loss" and not math.isfinite(v):
                     self._diverged(f"the {s.phase.name} loss became {v}")
@@ -310,6 +342,8 @@ class Trainer:
 
     def _rewrite_csv(self) -> None:
         """The CSV holds exactly the checkpoint's history (a resumed run drops later rows)."""
+        if not self.main:
+            return
         self.csv_path.unlink(missing_ok=True)
         for row in self.history:
             self._append_csv(row)
@@ -323,6 +357,8 @@ class Trainer:
             w.writerow(row)
 
     def _log_row(self, row: dict[str, Any]) -> None:
+        if not self.main:
+            return
         self._append_csv(row)
         if self._tb is not None:
             for k, v in row.items():
