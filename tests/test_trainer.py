@@ -168,3 +168,36 @@ def test_resume_without_checkpoint_starts_a_new_run(tiny):
     t = make(tiny(train={"epochs": 1, "batch_size": 50, "precision": "fp32", "progress": False}))
     t.fit(resume=True)
     assert t.epoch == 1 and t.checkpoint_path.is_file()
+
+
+@pytest.mark.skipif(not cpu_has_bf16(), reason="this CPU has no native bf16")
+def test_bf16_fast_path_learns_what_fp32_learns(tiny):
+    # the same seed, data order and epochs in fp32 and in the fast path (bf16 autocast, fp32
+    # weights): the held-out measures end close, and both far from where they started
+    ends = {}
+    for prec in ("fp32", "bf16"):
+        t = make(tiny(prec, train={"epochs": 12, "batch_size": 20, "precision": prec, "progress": False}))
+        start = t.model.evaluate(t.val_x)
+        ends[prec] = t.fit()[-1]
+        assert ends[prec]["val_recon_sse"] < 0.5 * start["recon_sse"]
+    a, b = ends["fp32"], ends["bf16"]
+    assert abs(a["val_recon_sse"] - b["val_recon_sse"]) < 0.1 * a["val_recon_sse"]
+    assert abs(a["val_code_std"] - b["val_code_std"]) < 0.15 * a["val_code_std"]
+    assert abs(a["val_code_mean"] - b["val_code_mean"]) < 0.2
+    for k in ("val_d_acc_prior", "val_d_acc_codes"):
+        assert abs(a[k] - b[k]) < 0.15, k
+
+
+def test_compiled_nets_learn_what_eager_nets_learn(tiny):
+    # train.compile: torch.compile'd nets (here on CPU; on a GPU, reduce-overhead adds CUDA graphs)
+    # follow the eager run's course, and the checkpoint keeps the eager names
+    runs = {}
+    for mode in ("none", "default"):
+        t = make(tiny(mode, train={"epochs": 2, "batch_size": 20, "precision": "fp32", "progress": False,
+                                   "compile": mode}))
+        runs[mode] = t.fit()[-1], params(t), t.model.state_dict().keys()
+    (eager, p0, k0), (compiled, p1, k1) = runs["none"], runs["default"]
+    assert k0 == k1
+    for a, b in zip(p0, p1, strict=True):
+        torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
+    assert abs(eager["val_recon_sse"] - compiled["val_recon_sse"]) < 1e-3 * eager["val_recon_sse"]

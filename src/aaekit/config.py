@@ -98,6 +98,9 @@ class TrainConfig:
     batch_size: int = 100
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "auto"  # auto (bf16 where the hardware has it) | bf16 | fp32
+    # torch.compile the model's nets: none | default | reduce-overhead (CUDA graphs on a GPU) |
+    # max-autotune. The first steps of a run (and each new batch shape) pay the compile time.
+    compile: str = "none"
     # Per-phase overrides of the model's default optimizer, e.g. {reconstruction: {lr: 0.001}}.
     optim: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Gradient-norm clip for every phase that sets no grad_clip of its own (None: no clipping).
@@ -134,6 +137,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.recon_loss": ("sse", "bce"),
     "prior.kind": ("gaussian", "mog", "swissroll", "categorical"),
     "train.precision": ("auto", "bf16", "fp32"),
+    "train.compile": ("none", "default", "reduce-overhead", "max-autotune"),
 }
 OPTIM_CHOICES = ("sgd", "adam")
 POSITIVE = {

@@ -135,6 +135,10 @@ class Trainer:
         self.device = resolve_device(tc.device)
         self.bf16 = resolve_bf16(tc.precision, self.device)
         self.model = model.to(self.device)
+        if tc.compile != "none":  # in place: the state dict keeps its names
+            for net in model.children():
+                if any(True for _ in net.parameters()):
+                    net.compile(mode=tc.compile)
         self.run_dir = Path(run_dir) if run_dir else cfg.run_dir
         self.main = distributed.is_main()
         try:

@@ -1,0 +1,103 @@
+"""Seconds per MNIST epoch of the paper's AAE on this machine's device, against the goal of the
+paper's 5000 epochs in 20 minutes on one GPU (0.24 s per epoch).
+
+The trainer (three phases per batch of 100, the data resident on the device, logging and the NaN
+guard; the per-epoch validation pass and checkpoint excluded) trains the 784-1000-1000-8 AAE of
+``configs/parzen/parzen_aae.yaml`` on the 50,000 training images, for each precision and compile
+mode asked. Each setting runs ``--epochs`` epochs after one warm-up epoch (which pays any compile
+time and CUDA-graph capture); the median epoch is reported with the projection for 5000 epochs.
+Peak memory: torch's CUDA allocations of the setting on a GPU; on CPU the process's resident
+high-water mark so far (so the largest setting's).
+
+    python benchmarks/epochs.py [--device auto] [--settings fp32:none bf16:none bf16:reduce-overhead]
+        [--epochs 3] [--out results/bench/epochs.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import time
+from pathlib import Path
+
+import torch
+
+from aaekit.config import load_config
+from aaekit.data import load_splits
+from aaekit.models import build_model
+from aaekit.run import code_version
+from aaekit.train import Trainer
+from aaekit.train.trainer import peak_memory_mb
+
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "parzen" / "parzen_aae.yaml"
+GOAL_S_PER_EPOCH = 20 * 60 / 5000
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def epoch_times(precision: str, compile: str, device: str, epochs: int, splits) -> tuple[list[float], Trainer]:
+    cfg = load_config(CONFIG, [f"train.precision={precision}", f"train.compile={compile}",
+                               f"train.device={device}", "train.progress=false", "out_dir=runs/bench-epochs"])
+    torch.manual_seed(0)
+    if torch.cuda.is_available():
+        torch.cuda.reset_peak_memory_stats()
+    trainer = Trainer(build_model(cfg, splits.train.dim), cfg, splits.train, None, cfg.run_dir)
+    if trainer.device.type == "cpu":
+        torch.set_flush_denormal(cfg.train.flush_denormal)  # as Trainer.fit does
+    times = []
+    try:
+        for i in range(epochs + 1):
+            sync(trainer.device)
+            start = time.perf_counter()
+            trainer._train_epoch()  # ends with a loss read: the device has finished
+            trainer.epoch += 1
+            if i:  # the first epoch is the warm-up
+                times.append(time.perf_counter() - start)
+    finally:
+        torch.set_flush_denormal(False)
+    return times, trainer
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--device", default="auto")
+    p.add_argument("--settings", nargs="+", default=["fp32:none", "bf16:none", "bf16:default"],
+                   help="precision:compile pairs (compile: none, default, reduce-overhead, max-autotune)")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--out", default="results/bench/epochs.json")
+    args = p.parse_args()
+    version, start = code_version(), time.perf_counter()
+    splits = load_splits(load_config(CONFIG).data)
+    results, device_name = {}, None
+    for setting in args.settings:
+        precision, _, compile = setting.partition(":")
+        times, trainer = epoch_times(precision, compile or "none", args.device, args.epochs, splits)
+        device_name = trainer.device_description
+        med = statistics.median(times)
+        results[setting] = {"s_per_epoch": med, "all_epochs_s": times, "epochs_per_s": 1 / med,
+                            "samples_per_s": len(splits.train) / med, "hours_for_5000_epochs": 5000 * med / 3600,
+                            "meets_goal": med <= GOAL_S_PER_EPOCH,
+                            "peak_memory_mb": round(peak_memory_mb(trainer.device), 1)}
+        print(f"{setting} on {device_name}: {med:.3f} s/epoch, 5000 epochs in "
+              f"{results[setting]['hours_for_5000_epochs']:.2f} h (goal {GOAL_S_PER_EPOCH:.2f} s/epoch)", flush=True)
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({
+        "benchmark": "epochs",
+        "metrics": results,
+        "config": {"base": "configs/parzen/parzen_aae.yaml", "train_images": len(splits.train), "batch_size": 100,
+                   "goal_s_per_epoch": GOAL_S_PER_EPOCH, "epochs_timed": args.epochs},
+        "provenance": {**version, "torch": torch.__version__, "device": device_name,
+                       "wall_time_s": round(time.perf_counter() - start, 1),
+                       "command": f"python benchmarks/epochs.py --device {args.device} --settings "
+                                  + " ".join(args.settings) + f" --epochs {args.epochs} --out {args.out}"},
+    }, indent=2) + "\n")
+    print(f"written to {out}")
+
+
+if __name__ == "__main__":
+    main()
