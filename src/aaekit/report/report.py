@@ -114,6 +114,7 @@ def render(results: Path) -> str:
                 lines.append(f"![{name} {fig}]({rel}/{fig})")
         lines.append("")
     lines += render_parzen(results)
+    lines += render_bench(results / "bench")
     return "\n".join(lines)
 
 
@@ -159,6 +160,82 @@ def render_parzen(results: Path) -> list[str]:
         lines += ["", f"Samples of {rel} (its best seed) beside their nearest training images:", "",
                   f"![nearest neighbours of {rel}]({rel}/nearest.png)"]
     return lines + [""]
+
+
+def _bench(folder: Path, name: str) -> dict[str, Any] | None:
+    path = folder / f"{name}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def render_bench(folder: Path) -> list[str]:
+    """The training-speed benchmarks under results/bench (each file's own command re-makes it)."""
+    lines = []
+    tp = _bench(folder, "throughput")
+    if tp:
+        m = tp["metrics"]
+        base = next((k for k in ("pythae_fp32", "plain_fp32") if k in m["samples_per_s"]), None)
+        mem = m.get("peak_memory_mb", {})
+        lines += ["## Training speed", "", f"`{tp['provenance']['command']}` ({tp['provenance']['device']}, "
+                  f"commit {tp['provenance']['git_commit'][:8]}): the paper's MLP AAE, batch "
+                  f"{tp['config']['batch_size']}, median of {tp['config']['rounds']} rounds.", "",
+                  f"| trainer | samples/s | vs {base} | peak memory (MiB) |", "|---|---|---|---|"]
+        for k, v in m["samples_per_s"].items():
+            ratio = f"{v / m['samples_per_s'][base]:.2f}x" if base else "–"
+            memory = f"{mem[k]:.0f}" if k in mem else "–"
+            lines.append(f"| {k} | {v:.0f} | {ratio} | {memory} |")
+        if "share_of_peak" in m:
+            sh, mm = m["share_of_peak"], m["matmul_gflops"]
+            lines += ["", f"{sh['trainer']} runs {sh['gflops']:.0f} GFLOP/s of matrix products: "
+                      f"{sh['of_bf16_2048_cube']:.0%} of this machine's bf16 rate on large products "
+                      f"({mm['bf16_2048_cube']:.0f} GFLOP/s) and {sh['of_bf16_100x1000x1000']:.0%} of its rate "
+                      f"on the step's own 100x1000x1000 products ({mm['bf16_100x1000x1000']:.0f} GFLOP/s)."]
+        if "idle" in mem:
+            lines.append(f"Peak memory is each contender's own process; one that only loads torch and the "
+                         f"images peaks at {mem['idle']:.0f} MiB.")
+        lines.append("")
+    eq = _bench(folder, "equivalence")
+    if eq:
+        m, seeds = eq["metrics"], [str(s) for s in eq["config"]["seeds"]]
+        lines += ["### fp32 against the fast path (bf16)", "", f"`{eq['provenance']['command']}`: test measures "
+                  f"after {eq['config']['epochs']} epochs, same seeds and initial weights.", "",
+                  "| measure | " + " | ".join(f"fp32 / bf16, seed {s}" for s in seeds)
+                  + " | fp32: seed difference |", "|---" * (len(seeds) + 2) + "|"]
+        spread = m.get("fp32_seed_difference")
+        for k in m["bf16_minus_fp32"]:
+            cells = [f"{m['runs']['fp32'][s][k]:.4g} / {m['runs']['bf16'][s][k]:.4g}" for s in seeds]
+            cells.append(f"{spread[k]:+.4g}" if spread else "–")
+            lines.append(f"| {k} | " + " | ".join(cells) + " |")
+        lines += ["", f"Training time fp32 / bf16: {m['fp32_over_bf16_training_time']:.2f}x.", ""]
+    bs = _bench(folder, "batch_size")
+    if bs:
+        c = bs["config"]
+        lines += ["### Batch size", "", f"`{bs['provenance']['command']}`: epochs and training time to a test "
+                  f"reconstruction error of {c['target_test_recon_sse']:g} (at most {c['max_epochs']} epochs), "
+                  f"learning rates scaled from the paper's at batch 100.", "",
+                  "| batch | lr rule | epochs to target | training time to target | samples/s |",
+                  "|---|---|---|---|---|"]
+        for r in bs["metrics"]["runs"]:
+            reached = r["epochs_to_target"]
+            if reached:
+                to_target = f"{reached} | {r['train_time_to_target_s']:.0f} s"
+            else:
+                to_target = "diverged | –" if r["diverged"] else f"not in {len(r['test_recon_sse_per_epoch'])} | –"
+            speed = f"{r['samples_per_s']:.0f}" if r["samples_per_s"] else "–"
+            lines.append(f"| {r['batch_size']} | {r['rule']} | {to_target} | {speed} |")
+        if (folder / "batch_size.png").is_file():
+            lines += ["", f"![batch size]({folder.name}/batch_size.png)"]
+        lines.append("")
+    ep = _bench(folder, "epochs")
+    if ep:
+        lines += ["### Seconds per epoch", "", f"`{ep['provenance']['command']}` on {ep['provenance']['device']}; "
+                  f"goal: the paper's 5000 epochs in 20 minutes on one GPU ({ep['config']['goal_s_per_epoch']:.2f} "
+                  "s per epoch).", "", "| precision:compile | s per epoch | 5000 epochs | goal met |",
+                  "|---|---|---|---|"]
+        for k, v in ep["metrics"].items():
+            lines.append(f"| {k} | {v['s_per_epoch']:.2f} | {v['hours_for_5000_epochs']:.1f} h | "
+                         f"{'yes' if v['meets_goal'] else 'no'} |")
+        lines.append("")
+    return lines
 
 
 def write_report(results: str | Path = "results", out: str | Path | None = None) -> Path:
