@@ -49,6 +49,10 @@ report: $(BIN)/aaekit
 bench: $(BIN)/aaekit
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[bench]"
 	$(BIN)/python benchmarks/throughput.py
+	$(BIN)/python benchmarks/equivalence.py
+	$(BIN)/python benchmarks/batch_size.py
+	$(BIN)/python benchmarks/epochs.py
+	$(BIN)/aaekit report
 
 clean:
 	rm -rf $(VENV) runs
