@@ -37,8 +37,9 @@ def _git(*args: str) -> str | None:
 
 
 def code_version() -> dict[str, Any]:
-    """The git commit of the code and whether tracked files differ from it (read at a run's start)."""
-    dirty = _git("status", "--porcelain", "--untracked-files=no")
+    """The git commit of the code and whether tracked files other than results/ (the outputs of
+    runs and benchmarks) differ from it, read at a run's start."""
+    dirty = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results")
     return {"git_commit": _git("rev-parse", "HEAD") or "unknown",
             "git_dirty": bool(dirty) if dirty is not None else None}
 
