@@ -94,3 +94,18 @@ def test_moments_leave_the_global_rng_alone():
     state = torch.get_rng_state()
     build_prior(PriorConfig(kind="mog"), 2).moments()
     assert torch.equal(state, torch.get_rng_state())
+
+
+def test_swiss_roll_width():
+    # noise: each sample moved off its roll point by N(0, noise^2 I); with a small width most
+    # samples still lie nearest their own segment
+    torch.manual_seed(0)
+    p = SwissRoll(10, radius=3.0, turns=2.0, noise=0.1)
+    y = torch.arange(10).repeat_interleave(2000)
+    torch.manual_seed(1)
+    s = p.sample(len(y), y)
+    torch.manual_seed(1)
+    on_roll = SwissRoll(10, radius=3.0, turns=2.0).sample(len(y), y)
+    off = s - on_roll
+    assert abs(off.std().item() - 0.1) < 0.005 and abs(off.mean().item()) < 0.005
+    assert (p.assign(s) == y).float().mean() > 0.9

@@ -76,6 +76,8 @@ class PriorConfig:
     # Swiss roll: 10 equal segments along the roll, digit k on segment k (Fig. 4).
     roll_radius: float = 3.0
     roll_turns: float = 2.0
+    # Width of the roll: std of Gaussian noise added to each sample (0: a curve of no width).
+    roll_noise: float = 0.0
 
 
 @dataclass
@@ -230,8 +232,9 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"config key 'data.train_subset': must be > 0, got {cfg.data.train_subset}")
     if cfg.train.grad_clip is not None and cfg.train.grad_clip <= 0:
         raise ConfigError(f"config key 'train.grad_clip': must be > 0, got {cfg.train.grad_clip}")
-    if cfg.model.input_noise < 0:
-        raise ConfigError(f"config key 'model.input_noise': must be >= 0, got {cfg.model.input_noise}")
+    for key in ("model.input_noise", "prior.roll_noise"):
+        if flat[key] < 0:
+            raise ConfigError(f"config key '{key}': must be >= 0, got {flat[key]}")
     if cfg.prior.kind in ("mog", "swissroll") and cfg.model.code_dim != 2:
         raise ConfigError(
             f"config key 'model.code_dim': the {cfg.prior.kind} prior is 2-D, got {cfg.model.code_dim}"

@@ -131,12 +131,13 @@ class MixtureOfGaussians(Prior):
 
 class SwissRoll(Prior):
     """A 2-D swiss roll: roll position t ~ U(0, 1), radius ``radius * sqrt(t)``, angle
-    ``2*pi*turns*sqrt(t)``; cut into ``n_classes`` equal segments of t, label k on segment k (Fig. 4)."""
+    ``2*pi*turns*sqrt(t)``; cut into ``n_classes`` equal segments of t, label k on segment k (Fig. 4).
+    ``noise`` > 0 gives the roll a width: Gaussian noise of that std added to each sample."""
 
     dim = 2
 
-    def __init__(self, n_classes: int = 10, radius: float = 3.0, turns: float = 2.0) -> None:
-        self.n_classes, self.radius, self.turns = n_classes, radius, turns
+    def __init__(self, n_classes: int = 10, radius: float = 3.0, turns: float = 2.0, noise: float = 0.0) -> None:
+        self.n_classes, self.radius, self.turns, self.noise = n_classes, radius, turns, noise
 
     def point(self, t: torch.Tensor) -> torch.Tensor:
         r = t.sqrt()
@@ -146,7 +147,8 @@ class SwissRoll(Prior):
     def sample(self, n, y=None, device=None):
         k = self._labels(n, y, device)
         t = (k + torch.rand(n, device=device)) / self.n_classes
-        return self.point(t)
+        z = self.point(t)
+        return z + self.noise * torch.randn_like(z) if self.noise > 0 else z
 
     def axis(self, k, steps):
         """Along the roll through segment ``k``."""
@@ -189,7 +191,7 @@ def build_prior(cfg: PriorConfig, code_dim: int) -> Prior:
             cfg.n_components, cfg.mog_radius, cfg.mog_radial_std, cfg.mog_tangential_std
         )
     if cfg.kind == "swissroll":
-        return SwissRoll(cfg.n_components, cfg.roll_radius, cfg.roll_turns)
+        return SwissRoll(cfg.n_components, cfg.roll_radius, cfg.roll_turns, cfg.roll_noise)
     if cfg.kind == "categorical":
         return Categorical(cfg.n_components)
     raise ValueError(f"unknown prior kind {cfg.kind!r}")
