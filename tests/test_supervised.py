@@ -130,3 +130,15 @@ def test_label_adversary_pulls_each_code_toward_its_own_component():
     F.binary_cross_entropy_with_logits(logits, torch.ones(200)).backward()
     toward = prior.means[y] - fake
     assert (F.cosine_similarity(-z.grad, toward) > 0.5).float().mean() > 0.9
+
+
+def test_style_label_probe_reads_labels_only_where_the_codes_hold_them(tiny):
+    model = build_model(tiny(model__kind="supervised_aae", model__code_dim=4, model__n_classes=4), 64)
+    g = torch.Generator().manual_seed(0)
+    y = torch.randint(4, (2000,), generator=g)
+    x = torch.rand(2000, 64, generator=g)
+    leaky = F.one_hot(y, 4).float() + 0.3 * torch.randn(2000, 4, generator=g)
+    clean = torch.randn(2000, 4, generator=g)
+    assert model.extra_diagnostics(x, leaky, y)["style_label_probe"] > 0.95
+    assert abs(model.extra_diagnostics(x, clean, y)["style_label_probe"] - 0.25) < 0.06
+    assert "style_label_probe" not in model.extra_diagnostics(x, clean, None)

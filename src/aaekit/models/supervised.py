@@ -64,6 +64,22 @@ class SupervisedAAE(AAE):
         y = torch.randint(self.n_classes, (n,), device=device) if y is None else y.to(device)
         return self.decode(self.prior.sample(n, device=device), y)
 
+    def extra_diagnostics(self, x, z, y=None):
+        """The AAE's discriminator accuracies and ``style_label_probe``: how well a linear classifier
+        (logistic regression) fitted on the first half of these codes reads the label of the second
+        half (0.1 = chance: the style holds no label), a cheap per-epoch view of the style's label
+        content that metrics.json measures with a trained classifier at the end."""
+        out = super().extra_diagnostics(x, z, y)
+        if y is not None and len(y) >= 100:
+            from sklearn.linear_model import LogisticRegression
+
+            codes, labels = z.float().cpu().numpy(), y.cpu().numpy()
+            half = len(codes) // 2
+            if len(set(labels[:half])) > 1:
+                probe = LogisticRegression(max_iter=300).fit(codes[:half], labels[:half])
+                out["style_label_probe"] = float(probe.score(codes[half:], labels[half:]))
+        return out
+
     def reconstruction_loss(self, batch: Batch) -> torch.Tensor:
         if batch.y is None:
             raise ValueError("the supervised AAE trains on labelled images; the data set has no labels")
