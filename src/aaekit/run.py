@@ -79,7 +79,9 @@ def train_run(cfg: Config, resume: bool = False, command: str | None = None,
     version = code_version()
     distributed.init(cfg.train.device)
     try:
-        return _train_run(cfg, resume, command, overwrite, version)
+        result = _train_run(cfg, resume, command, overwrite, version)
+        distributed.barrier()  # the others wait for process 0's evaluation: all leave the group together
+        return result
     finally:
         distributed.shutdown()
 

@@ -13,6 +13,7 @@ Process 0 alone writes the checkpoint, logs, figures and metrics.json.
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Callable
 
@@ -41,8 +42,16 @@ def init(device: str = "auto") -> None:
     dist.init_process_group("nccl" if cuda else "gloo")
 
 
-def shutdown() -> None:
+def barrier() -> None:
     if dist.is_initialized():
+        dist.barrier()
+
+
+def shutdown() -> None:
+    """Leave the process group; the run's DDP wrappers are collected first, so that no pending work
+    of theirs outlives it (gloo aborts a process whose worker threads still hold some at exit)."""
+    if dist.is_initialized():
+        gc.collect()
         dist.destroy_process_group()
 
 
