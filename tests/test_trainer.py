@@ -196,6 +196,8 @@ def test_compiled_nets_learn_what_eager_nets_learn(tiny):
         t = make(tiny(mode, train={"epochs": 2, "batch_size": 20, "precision": "fp32", "progress": False,
                                    "compile": mode}))
         runs[mode] = t.fit()[-1], params(t), t.model.state_dict().keys()
+        # each net is compiled in place (nn.Module.compile), or left eager
+        assert all((net._compiled_call_impl is not None) == (mode != "none") for net in t.model.children())
     (eager, p0, k0), (compiled, p1, k1) = runs["none"], runs["default"]
     assert k0 == k1
     for a, b in zip(p0, p1, strict=True):

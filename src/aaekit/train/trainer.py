@@ -254,7 +254,7 @@ class Trainer:
                 start = time.perf_counter()
                 row = self._train_epoch()
                 self._check_weights()
-                if self.val_x is not None:
+                if self.val_x is not None:  # every process evaluates: their RNGs stay in step
                     row.update({f"val_{k}": v for k, v in self.model.evaluate(self.val_x, self.val_y).items()})
                 for s in self.states:
                     s.scheduler.step()
