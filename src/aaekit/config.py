@@ -59,6 +59,9 @@ class ModelConfig:
     input_noise: float = 0.0
     # Classes of the labels (supervised_aae: the decoder's one-hot input).
     n_classes: int = 10
+    # supervised_aae only, not in the paper: the discriminator also sees the label beside the code
+    # (and beside each prior sample), which pushes every class's styles onto the same prior.
+    adversary_sees_label: bool = False
 
 
 @dataclass
@@ -241,6 +244,9 @@ def validate(cfg: Config) -> Config:
         )
     if cfg.model.kind == "supervised_aae" and cfg.data.labelled is not None:
         raise ConfigError("config key 'data.labelled': the supervised_aae needs every training label; set it to null")
+    if cfg.model.adversary_sees_label and cfg.model.kind != "supervised_aae":
+        raise ConfigError(f"config key 'model.adversary_sees_label': only the supervised_aae has it, "
+                          f"not {cfg.model.kind!r} (label_aae's discriminator always sees the labels)")
     if not (cfg.train.device in ("auto", "cpu", "cuda") or cfg.train.device.startswith("cuda:")):
         raise ConfigError(f"config key 'train.device': {cfg.train.device!r} is not auto, cpu or cuda[:N]")
     for phase, overrides in cfg.train.optim.items():

@@ -25,7 +25,8 @@ def build_model(cfg: Config, x_dim: int) -> Model:
     if m.kind == "vae":
         return VAE(**common)
     if m.kind == "supervised_aae":
-        return SupervisedAAE(discriminator_hidden=m.discriminator_hidden, n_classes=m.n_classes, **common)
+        return SupervisedAAE(discriminator_hidden=m.discriminator_hidden, n_classes=m.n_classes,
+                             adversary_sees_label=m.adversary_sees_label, **common)
     if m.kind == "label_aae":
         return LabelPriorAAE(discriminator_hidden=m.discriminator_hidden, **common)
     raise ValueError(f"unknown model kind {m.kind!r}")

@@ -35,12 +35,14 @@ class AAE(Model):
         self, x_dim: int, code_dim: int, prior: Prior,
         encoder_hidden: Sequence[int] = (1000, 1000), decoder_hidden: Sequence[int] = (1000, 1000),
         discriminator_hidden: Sequence[int] = (1000, 1000), init_std: float | None = 0.01,
-        recon_loss: str = "sse", input_noise: float = 0.0,
+        recon_loss: str = "sse", input_noise: float = 0.0, decoder_side: int = 0, discriminator_side: int = 0,
     ) -> None:
+        """``decoder_side`` / ``discriminator_side``: widths of the side inputs (labels) that the
+        decoder / discriminator see beside the code (models/supervised.py); 0 here."""
         super().__init__(x_dim, code_dim, prior, recon_loss, input_noise)
         self.encoder = MLP(x_dim, encoder_hidden, code_dim, init_std)
-        self.decoder = MLP(code_dim, decoder_hidden, x_dim, init_std)
-        self.discriminator = MLP(code_dim, discriminator_hidden, 1, init_std)
+        self.decoder = MLP(code_dim + decoder_side, decoder_hidden, x_dim, init_std)
+        self.discriminator = MLP(code_dim + discriminator_side, discriminator_hidden, 1, init_std)
 
     def encode(self, x):
         return self.encoder(x)
@@ -60,7 +62,7 @@ class AAE(Model):
     def reconstruction_loss(self, batch: Batch) -> torch.Tensor:
         return self.reconstruction_error(self.decoder(self.encoder(self.noisy(batch))), batch.x)
 
-    # -- the adversarial part; LabelPriorAAE (models/supervised.py) changes only these three hooks --
+    # -- the adversarial part; the label models (models/supervised.py) change only these three hooks --
     def prior_pairs(self, y: torch.Tensor | None, n: int, device) -> tuple[torch.Tensor, torch.Tensor | None]:
         """``n`` samples of the prior (the discriminator's "real") and the side input the
         discriminator sees with them and with the codes of images labelled ``y`` (none here)."""
@@ -71,8 +73,8 @@ class AAE(Model):
         return None
 
     def judge(self, z: torch.Tensor, side: torch.Tensor | None) -> torch.Tensor:
-        """The discriminator's logits ("real" > 0) for codes ``z``, in fp32."""
-        return self.discriminator(z).squeeze(1).float()
+        """The discriminator's logits ("real" > 0) for codes ``z`` (beside ``side``), in fp32."""
+        return self.discriminator(z if side is None else torch.cat([z, side.to(z.dtype)], 1)).squeeze(1).float()
 
     def discriminator_loss(self, batch: Batch):
         n = len(batch.x)

@@ -11,7 +11,6 @@ Unlabelled training images carry the label -1 (``aaekit.data``: ``data.labelled`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -19,7 +18,6 @@ import torch.nn.functional as F
 from aaekit.config import ConfigError
 from aaekit.data.loader import Batch
 from aaekit.models.aae import AAE
-from aaekit.nets import MLP
 from aaekit.priors import Prior
 
 NO_LABEL = -1
@@ -38,24 +36,44 @@ def label_slots(y: torch.Tensor | None, n_classes: int, n: int | None = None,
 
 class SupervisedAAE(AAE):
     """Decoder input = [one-hot label, code]; the code (the style) has a Gaussian prior. Phases as
-    the AAE's; the reconstruction phase needs every training image's label."""
+    the AAE's; the reconstruction phase needs every training image's label.
+
+    ``adversary_sees_label`` (not in the paper; default off): the discriminator also sees the
+    image's one-hot label beside its code, and the same label beside each prior sample. Prior
+    samples do not depend on the label, so the only way left to tell codes from them is a code
+    distribution that changes with the label: the encoder is pushed toward the same Gaussian for
+    every class, i.e. a style independent of the label, instead of only a Gaussian over all codes.
+    """
 
     kind = "supervised_aae"
     decoder_takes_labels = True
 
     def __init__(self, x_dim: int, code_dim: int, prior: Prior, n_classes: int = 10,
-                 decoder_hidden: Sequence[int] = (1000, 1000), init_std: float | None = 0.01, **kwargs) -> None:
-        super().__init__(x_dim, code_dim, prior, decoder_hidden=decoder_hidden, init_std=init_std, **kwargs)
+                 adversary_sees_label: bool = False, **kwargs) -> None:
+        super().__init__(x_dim, code_dim, prior, decoder_side=n_classes,
+                         discriminator_side=n_classes if adversary_sees_label else 0, **kwargs)
         self.n_classes = n_classes
-        self.decoder = MLP(n_classes + code_dim, decoder_hidden, x_dim, init_std)
+        self.adversary_sees_label = adversary_sees_label
+
+    def _onehot(self, y: torch.Tensor, dtype=torch.float32) -> torch.Tensor:
+        if len(y) and int(y.min()) < 0:
+            raise ValueError("the supervised AAE needs every image labelled; set data.labelled to null")
+        return F.one_hot(y, self.n_classes).to(dtype)
+
+    def side_input(self, y, n, device):
+        if not self.adversary_sees_label:
+            return None
+        if y is None:
+            raise ValueError("model.adversary_sees_label: the discriminator needs the images' labels")
+        return self._onehot(y.to(device))
+
+    def prior_pairs(self, y, n, device):
+        return self.prior.sample(n, device=device), self.side_input(y, n, device)
 
     def decode_logits(self, z, y=None):
         if y is None:
             raise ValueError("the supervised AAE's decoder needs the labels of the codes it decodes")
-        if len(y) and int(y.min()) < 0:
-            raise ValueError("the supervised AAE needs every image labelled; set data.labelled to null")
-        onehot = F.one_hot(y.to(z.device), self.n_classes).to(z.dtype)
-        return self.decoder(torch.cat([onehot, z], 1))
+        return self.decoder(torch.cat([self._onehot(y.to(z.device), z.dtype), z], 1))
 
     @torch.no_grad()
     def sample(self, n: int, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -93,19 +111,12 @@ class LabelPriorAAE(AAE):
 
     kind = "label_aae"
 
-    def __init__(self, x_dim: int, code_dim: int, prior: Prior,
-                 discriminator_hidden: Sequence[int] = (1000, 1000), init_std: float | None = 0.01,
-                 **kwargs) -> None:
+    def __init__(self, x_dim: int, code_dim: int, prior: Prior, **kwargs) -> None:
         if prior.n_classes is None:
             raise ConfigError(f"config key 'prior.kind': the label_aae needs a prior with one component per "
                               f"class (mog or swissroll), not {type(prior).__name__}")
-        super().__init__(x_dim, code_dim, prior, discriminator_hidden=discriminator_hidden, init_std=init_std,
-                         **kwargs)
+        super().__init__(x_dim, code_dim, prior, discriminator_side=prior.n_classes + 1, **kwargs)
         self.n_classes = prior.n_classes
-        self.discriminator = MLP(code_dim + self.n_classes + 1, discriminator_hidden, 1, init_std)
-
-    def judge(self, z, side):
-        return self.discriminator(torch.cat([z, side.to(z.dtype)], 1)).squeeze(1).float()
 
     def side_input(self, y, n, device):
         return label_slots(y, self.n_classes, n, device)
