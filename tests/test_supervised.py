@@ -142,3 +142,62 @@ def test_style_label_probe_reads_labels_only_where_the_codes_hold_them(tiny):
     assert model.extra_diagnostics(x, leaky, y)["style_label_probe"] > 0.95
     assert abs(model.extra_diagnostics(x, clean, y)["style_label_probe"] - 0.25) < 0.06
     assert "style_label_probe" not in model.extra_diagnostics(x, clean, None)
+
+
+def _fit_discriminator(model, codes, y, steps=300):
+    """Trains ``model``'s discriminator on prior samples ("real") against fixed ``codes``; returns
+    its accuracy on fresh prior samples and on the codes."""
+    opt = torch.optim.Adam(model.discriminator.parameters(), 1e-2)
+    n = len(codes)
+    for _ in range(steps):
+        real, side = model.prior_pairs(y, n, "cpu")
+        sides = None if side is None else torch.cat([side, side])
+        logits = model.judge(torch.cat([real, codes]), sides)
+        loss = F.binary_cross_entropy_with_logits(logits, torch.cat([torch.ones(n), torch.zeros(n)]))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    with torch.no_grad():
+        real, side = model.prior_pairs(y, n, "cpu")
+        return ((model.judge(real, side) > 0).float().mean().item()
+                + (model.judge(codes, model.side_input(y, n, "cpu")) < 0).float().mean().item()) / 2
+
+
+def test_adversary_that_sees_the_label_catches_a_style_that_holds_it():
+    """Codes whose mixture over classes is exactly the N(0, 1) prior but which hold the label (class
+    0 positive, class 1 negative): the paper's discriminator cannot tell them from prior samples,
+    the one that sees the label can, and its gradient moves each class's codes across zero."""
+    torch.manual_seed(0)
+    y = torch.arange(2).repeat(500)
+    codes = torch.randn(1000, 1).abs() * torch.where(y == 0, 1.0, -1.0)[:, None]
+    sizes = dict(encoder_hidden=[8], decoder_hidden=[8], discriminator_hidden=[64, 64], init_std=None)
+    blind = build_model_from(Gaussian(1), n_classes=2, **sizes)
+    seeing = build_model_from(Gaussian(1), n_classes=2, adversary_sees_label=True, **sizes)
+    assert blind.discriminator[0].in_features == 1 and seeing.discriminator[0].in_features == 1 + 2
+    # best possible accuracies: 0.5 blind; 0.75 seeing (a prior sample of the "wrong" sign is sure
+    # to be real, one of the right sign is twice as likely a code)
+    assert _fit_discriminator(blind, codes, y) < 0.6
+    assert _fit_discriminator(seeing, codes, y) > 0.7
+    z = codes.clone().requires_grad_()
+    logits = seeing.judge(z, seeing.side_input(y, len(y), "cpu"))
+    F.binary_cross_entropy_with_logits(logits, torch.ones(len(y))).backward()
+    # the generator's step (-grad) moves class 0 down and class 1 up on the whole: toward the half of
+    # the prior that class lacks (inside a half the density ratio, and so the gradient, is flat)
+    step = -z.grad[:, 0]
+    assert step[y == 0].sum() < 0 < step[y == 1].sum()
+
+
+def build_model_from(prior, **kwargs):
+    from aaekit.models import SupervisedAAE
+
+    return SupervisedAAE(16, prior.dim, prior, **kwargs)
+
+
+def test_adversary_sees_label_is_a_supervised_aae_option(tiny):
+    with pytest.raises(ConfigError, match="only the supervised_aae"):
+        tiny(model__adversary_sees_label=True)
+    model = build_model(tiny(model__kind="supervised_aae", model__n_classes=4, model__adversary_sees_label=True), 64)
+    real, side = model.prior_pairs(torch.tensor([3, 0]), 2, "cpu")
+    assert real.shape == (2, 2) and side.tolist() == [[0, 0, 0, 1], [1, 0, 0, 0]]
+    with pytest.raises(ValueError, match="every image labelled"):
+        model.side_input(torch.tensor([1, -1]), 2, "cpu")
