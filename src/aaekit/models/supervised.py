@@ -11,7 +11,6 @@ Unlabelled training images carry the label -1 (``aaekit.data``: ``data.labelled`
 
 from __future__ import annotations
 
-
 import torch
 import torch.nn.functional as F
 
