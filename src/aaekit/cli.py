@@ -14,9 +14,55 @@ import yaml
 from aaekit.config import ConfigError, load_config
 from aaekit.data import DataError
 from aaekit.train import CheckpointError, TrainingDiverged
+from aaekit.train.checkpoint import CheckpointWriteError
 
 log = logging.getLogger("aaekit")
 EXPECTED = (ConfigError, DataError, CheckpointError, TrainingDiverged)
+# what the user's input caused (exit 2), as against what happened while running (exit 1)
+USAGE = (ConfigError, DataError, CheckpointError)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    from aaekit.run import code_version
+
+    try:
+        v = version("aaekit")
+    except PackageNotFoundError:  # run from source (PYTHONPATH=src)
+        from aaekit import __version__ as v
+    commit = code_version()["git_commit"]
+    return f"aaekit {v}" + (f" (git {commit[:12]})" if commit != "unknown" else "")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose usage errors are one line (``aaekit train: error: ...``), exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+class _VersionAction(argparse.Action):
+    """--version, looked up only when asked (it runs git)."""
+
+    def __init__(self, option_strings, dest, **kwargs):
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(_version())
+        parser.exit()
+
+
+def _out_file(out: str, allowed: list[str], what: str) -> Path:
+    """``out`` checked before any work: an extension that can be written, not a folder."""
+    path = Path(out)
+    ext = path.suffix.lower().lstrip(".")
+    if ext not in allowed:
+        raise ConfigError(f"--out {out}: cannot write {what} as {('.' + ext) if ext else 'a file without extension'}; "
+                          f"use one of {', '.join('.' + a for a in allowed)}")
+    if path.is_dir():
+        raise ConfigError(f"--out {out} is a folder; give a file name")
+    return path
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -78,7 +124,8 @@ def _print_parzen(result: dict, where) -> None:
         print("warning: the chosen sigma is at the edge of the grid; widen it with --sigmas", file=sys.stderr)
     if "frechet_distance" in result:
         print(f"Fréchet distance to the test images (classifier features): {result['frechet_distance']:.3f}")
-    print(f"written to {Path(where)}/parzen.json and nearest.png")
+    wrote = "parzen.json and nearest.png" if result.get("nearest_figure") else "parzen.json"
+    print(f"written to {Path(where)}/{wrote}")
 
 
 def _parzen_data(args: argparse.Namespace) -> int:
@@ -116,17 +163,19 @@ def _sample(args: argparse.Namespace) -> int:
     from aaekit.report import figures
     from aaekit.run import load_run
 
+    if args.n < 1:
+        raise ConfigError(f"-n must be at least 1, got {args.n}")
+    out = _out_file(args.out, ["npy", *figures.image_formats()], "samples")
     model, _, state = load_run(args.run, args.device)
+    shape = state["image_shape"]
+    if out.suffix.lower() != ".npy" and len(shape) < 2:
+        raise DataError(f"{args.run} models flat {model.x_dim}-D data with no image shape; use --out FILE.npy")
     torch.manual_seed(args.seed)
     x = model.sample(args.n).float().cpu().numpy()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    if out.suffix == ".npy":
+    _mkdir(out.parent)
+    if out.suffix.lower() == ".npy":
         np.save(out, x)
     else:
-        shape = state["image_shape"]
-        if len(shape) < 2:
-            raise DataError(f"{args.run} models flat {x.shape[1]}-D data with no image shape; use --out FILE.npy")
         figures.save_grid(x, shape, out, ncol=min(10, args.n))
     print(f"{args.n} samples written to {out}")
     return 0
@@ -138,6 +187,7 @@ def _compare(args: argparse.Namespace) -> int:
 
     from aaekit.report import figures
 
+    out = _out_file(args.out, figures.image_formats(), "a figure")
     panels, sources = [], []
     for run in args.runs:
         run = Path(run)
@@ -153,25 +203,34 @@ def _compare(args: argparse.Namespace) -> int:
         sources.append({"run": str(run), "experiment": doc["experiment"], "seed": doc["seed"],
                         "git_commit": doc["provenance"]["git_commit"],
                         "recon_mse": doc["metrics"]["recon_mse"]})
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    _mkdir(out.parent)
     figures.save_code_panels(panels, out, ncol=args.ncol)
     out.with_suffix(".sources.json").write_text(json.dumps(sources, indent=2) + "\n")
     print(f"figure written to {out} (its runs listed in {out.with_suffix('.sources.json')})")
     return 0
 
 
+def _mkdir(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise ConfigError(f"cannot create the folder {folder} ({e.strerror})") from None
+
+
 def _report(args: argparse.Namespace) -> int:
     from aaekit.report.report import write_report
 
+    if not Path(args.results).is_dir():
+        raise ConfigError(f"--results {args.results} is not a folder")
     print(f"report written to {write_report(args.results, args.out)}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="aaekit", description=__doc__.splitlines()[0])
+    p = _Parser(prog="aaekit", description=__doc__.splitlines()[0])
     p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = p.add_subparsers(dest="command", required=True)
+    p.add_argument("--version", action=_VersionAction, help="print the version and git commit, then exit")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     t = sub.add_parser("train", help="train the experiment of a YAML config")
     t.add_argument("config", nargs="?", help="YAML config (configs/*.yaml); omit for all defaults")
@@ -248,7 +307,11 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except EXPECTED as e:
         print(f"aaekit: error: {e}", file=sys.stderr)
-        return 2 if isinstance(e, ConfigError | DataError | CheckpointError) else 1
+        return 2 if isinstance(e, USAGE) and not isinstance(e, CheckpointWriteError) else 1
+    except OSError as e:  # a file system refusal not foreseen above: still one line
+        where = f" ({e.filename})" if e.filename else ""
+        print(f"aaekit: error: {e.strerror or e}{where}", file=sys.stderr)
+        return 1
     except yaml.YAMLError as e:
         print(f"aaekit: error: {str(e).splitlines()[0]}", file=sys.stderr)
         return 2

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -149,6 +150,7 @@ POSITIVE = {
     "model.code_dim", "model.init_std", "prior.std", "prior.n_components", "prior.mog_radial_std",
     "prior.mog_tangential_std", "prior.roll_radius", "prior.roll_turns", "train.epochs",
     "train.batch_size", "train.log_every", "data.val_size", "data.labelled", "model.n_classes",
+    "train.threads", "prior.dim",
 }
 
 
@@ -195,7 +197,14 @@ def _coerce(value: Any, tp: Any, path: str) -> Any:
         if isinstance(value, int) and not isinstance(value, bool):
             return value
     elif tp is float:
+        if isinstance(value, str):  # YAML 1.1 reads 1e-4 (no dot) as a string: take what float() takes
+            try:
+                value = float(value.strip())
+            except ValueError:
+                pass
         if isinstance(value, int | float) and not isinstance(value, bool):
+            if not math.isfinite(value):
+                raise ConfigError(f"config key '{path}': expected a finite number, got {value!r}")
             return float(value)
     elif tp is str:
         if isinstance(value, str):
@@ -247,11 +256,26 @@ def validate(cfg: Config) -> Config:
     if cfg.model.adversary_sees_label and cfg.model.kind != "supervised_aae":
         raise ConfigError(f"config key 'model.adversary_sees_label': only the supervised_aae has it, "
                           f"not {cfg.model.kind!r} (label_aae's discriminator always sees the labels)")
-    if not (cfg.train.device in ("auto", "cpu", "cuda") or cfg.train.device.startswith("cuda:")):
+    if not valid_device(cfg.train.device):
         raise ConfigError(f"config key 'train.device': {cfg.train.device!r} is not auto, cpu or cuda[:N]")
+    if cfg.prior.dim is not None:
+        if cfg.prior.kind != "gaussian":
+            raise ConfigError(f"config key 'prior.dim': the {cfg.prior.kind} prior has a fixed dimension and "
+                              "ignores it; leave it unset")
+        if cfg.prior.dim != cfg.model.code_dim:
+            raise ConfigError(f"config key 'prior.dim': {cfg.prior.dim}, but model.code_dim is "
+                              f"{cfg.model.code_dim}; the prior is drawn in the code's dimension (leave it unset)")
     for phase, overrides in cfg.train.optim.items():
         optim_config(overrides, OptimConfig(), f"train.optim.{phase}")
     return cfg
+
+
+def valid_device(name: str) -> bool:
+    """auto, cpu, cuda or cuda:N."""
+    if name in ("auto", "cpu", "cuda"):
+        return True
+    index = name.partition(":")[2] if name.startswith("cuda:") else ""
+    return index.isdigit()
 
 
 def optim_config(overrides: dict[str, Any], default: OptimConfig, path: str) -> OptimConfig:
@@ -329,9 +353,15 @@ def load_config(path: str | Path | None, overrides: typing.Sequence[str] = ()) -
     if path is not None:
         path = Path(path)
         if not path.is_file():
-            raise ConfigError(f"config file {path} does not exist")
+            raise ConfigError(f"config file {path} {'is a folder' if path.is_dir() else 'does not exist'}")
         try:
-            values = yaml.safe_load(path.read_text()) or {}
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise ConfigError(f"config file {path} is not a text (UTF-8 YAML) file") from None
+        except OSError as e:
+            raise ConfigError(f"config file {path} cannot be read ({e.strerror})") from None
+        try:
+            values = yaml.safe_load(text) or {}
         except yaml.YAMLError as e:
             mark = getattr(e, "problem_mark", None)
             where = f" at line {mark.line + 1}" if mark else ""

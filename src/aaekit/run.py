@@ -15,12 +15,13 @@ import numpy as np
 import torch
 
 from aaekit.config import Config, ConfigError, DataConfig, from_dict, save_config
-from aaekit.data import ArrayDataset, Splits, load_splits
+from aaekit.data import ArrayDataset, DataError, Splits, load_splits
 from aaekit.metrics.labels import label_evaluation
 from aaekit.metrics.parzen import DEFAULT_SIGMAS
 from aaekit.models import Model, build_model
 from aaekit.report import figures
 from aaekit.train import CheckpointError, Trainer, distributed, load_checkpoint
+from aaekit.train.rundir import locked
 from aaekit.train.trainer import CHECKPOINT, describe_device, peak_memory_mb, resolve_bf16, resolve_device
 
 log = logging.getLogger(__name__)
@@ -86,25 +87,54 @@ def train_run(cfg: Config, resume: bool = False, command: str | None = None,
         distributed.shutdown()
 
 
+def check_labels(cfg: Config, splits: Splits) -> None:
+    """The label models need every image's label in 0..n_classes-1 (label_aae: or -1, hidden by
+    data.labelled); raise one line before anything is written."""
+    kind = cfg.model.kind
+    if kind not in ("supervised_aae", "label_aae"):
+        return
+    n = cfg.model.n_classes if kind == "supervised_aae" else cfg.prior.n_components
+    for name in ("train", "val", "test"):
+        y = splits[name].y
+        if y is None:
+            raise DataError(f"the {kind} model needs labels and data.dataset={cfg.data.dataset!r} has none "
+                            "(a .npz with labels under 'y')")
+        low = -1 if name == "train" and kind == "label_aae" else 0
+        bad = (y < low) | (y >= n)
+        if bool(bad.any()):
+            raise DataError(f"the {kind} model needs labels in 0..{n - 1}; the {name} split of "
+                            f"data.dataset={cfg.data.dataset!r} has {int(bad.sum())} outside (e.g. {int(y[bad][0])})")
+
+
 def _train_run(cfg: Config, resume: bool, command: str | None, overwrite: bool,
                version: dict[str, Any]) -> dict[str, Any]:
     splits = load_splits(cfg.data, seed=cfg.seed)
+    check_labels(cfg, splits)
     torch.manual_seed(cfg.seed)
     model = build_model(cfg, splits.train.dim)
-    trainer = Trainer(model, cfg, splits.train, splits.val, cfg.run_dir)
+    trainer = Trainer(model, cfg, splits.train, splits.val, cfg.run_dir, data_id=splits.data_id)
     world = distributed.world_size()
     log.info("training %s (%s) on %d images, %s%s; writing to %s", cfg.name, model.kind,
              len(splits.train), trainer.device_description,
              f", {world} processes (global batch {cfg.train.batch_size})" if world > 1 else "", trainer.run_dir)
+    with locked(trainer.run_dir, enabled=trainer.main):
+        return _fit_and_evaluate(trainer, cfg, splits, resume, overwrite, command, version)
+
+
+def _fit_and_evaluate(trainer: Trainer, cfg: Config, splits: Splits, resume: bool, overwrite: bool,
+                      command: str | None, version: dict[str, Any]) -> dict[str, Any]:
+    model, world = trainer.model, distributed.world_size()
     trainer.fit(resume=resume, overwrite=overwrite)
     if not trainer.main:
         return {"run_dir": trainer.run_dir, "metrics": None}
+    # what ran: each phase's optimizer settings in full (the model's defaults included)
+    cfg.train.optim = trainer.resolved_optim()
     save_config(cfg, trainer.run_dir / "config.yaml")
     metrics = evaluate(model, splits.test, trainer.run_dir, trainer.device)
     metrics.update(label_evaluation(model, splits, trainer.device, trainer.run_dir))
     metrics["val"] = {k[4:]: v for k, v in trainer.history[-1].items() if k.startswith("val_")}
     prov = provenance(cfg, trainer.device_description, trainer.wall_time, trainer.epoch, command, version)
-    prov.update(processes=world, peak_memory_mb=round(peak_memory_mb(trainer.device), 1))
+    prov.update(processes=world, peak_memory_mb=round(peak_memory_mb(trainer.device), 1), resumes=trainer.resumes)
     write_metrics(trainer.run_dir, cfg, metrics, prov)
     return {"run_dir": trainer.run_dir, "metrics": metrics}
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -10,7 +12,7 @@ import torch
 from aaekit.config import DataConfig
 from aaekit.data.arrays import load_arrays
 from aaekit.data.loader import Batch, BatchLoader, to_float
-from aaekit.data.mnist import DataError, load_mnist, resolve_data_dir
+from aaekit.data.mnist import FILES, DataError, load_mnist, resolve_data_dir, sha256
 
 __all__ = [
     "ArrayDataset", "Batch", "BatchLoader", "DataError", "Splits", "load_splits", "resolve_data_dir",
@@ -46,6 +48,9 @@ class Splits:
     train: ArrayDataset
     val: ArrayDataset
     test: ArrayDataset
+    # SHA-256 of the data's files (MNIST: of its four files' published checksums, which
+    # load_mnist verified): what a checkpoint records to know its data wherever they are read from
+    data_id: str | None = None
 
     def __getitem__(self, name: str) -> ArrayDataset:
         if name not in ("train", "val", "test"):
@@ -92,10 +97,12 @@ def load_splits(cfg: DataConfig, seed: int = 0) -> Splits:
         arrays = load_mnist(cfg.data_dir, cfg.download)
         pool = _dataset(arrays["x_train"], arrays["y_train"])
         test = _dataset(arrays["x_test"], arrays["y_test"])
+        data_id = hashlib.sha256(" ".join(f"{k}:{v}" for k, v in sorted(FILES.items())).encode()).hexdigest()
     else:
         x, y = load_arrays(cfg.dataset)
         pool = _dataset(x, y)
         test = None
+        data_id = sha256(Path(cfg.dataset))
     n = len(pool)
     n_held = cfg.val_size * (1 if test is not None else 2)
     if n_held >= n:
@@ -112,4 +119,4 @@ def load_splits(cfg: DataConfig, seed: int = 0) -> Splits:
     train = pool.subset(train_idx)
     if cfg.labelled is not None:
         train = hide_labels(train, cfg.labelled, seed if cfg.labelled_seed is None else cfg.labelled_seed)
-    return Splits(train, val, test)
+    return Splits(train, val, test, data_id)

@@ -45,6 +45,13 @@ def load_arrays(path: str | Path) -> tuple[np.ndarray, np.ndarray | None]:
 def _check(x: np.ndarray, y: np.ndarray | None, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
     if x.ndim < 2 or len(x) == 0:
         raise DataError(f"{path}: images must have shape (N, ...) with N > 0, got {x.shape}")
+    if x.ndim == 4 and x.shape[3] == 1:  # one channel last: (N, H, W, 1)
+        x = x[..., 0]
+    elif x.ndim == 4 and x.shape[1] == 1:  # one channel first: (N, 1, H, W)
+        x = x[:, 0]
+    if x.ndim > 3:
+        raise DataError(f"{path}: images of shape {x.shape} have several channels; aaekit models grey images "
+                        "(N, H, W) or flat vectors (N, D): convert to grey or reshape to (N, D)")
     if x.dtype != np.uint8:
         if not np.issubdtype(x.dtype, np.floating):
             raise DataError(f"{path}: images must be uint8 or float, got {x.dtype}")

@@ -54,5 +54,6 @@ def sample_quality(samples: torch.Tensor, splits: Splits, out_dir: str | Path | 
         pairs = torch.stack([shown.float(), nearest], 1).reshape(2 * len(shown), -1)
         figures.save_grid(pairs.cpu().numpy(), splits.test.image_shape, Path(out_dir) / "nearest.png", ncol=20,
                           title=f"{title} (odd columns) beside their nearest training image (even columns)")
+        out["nearest_figure"] = "nearest.png"
     out["eval_time_s"] = round(time.perf_counter() - start, 2)
     return out

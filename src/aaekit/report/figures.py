@@ -12,6 +12,14 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def image_formats() -> list[str]:
+    """The file extensions matplotlib can write here (png, pdf, svg, ...)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    return sorted(FigureCanvasAgg(Figure()).get_supported_filetypes())
+
+
 def tile(images: np.ndarray, image_shape: Sequence[int], ncol: int) -> np.ndarray:
     """(N, D) images in [0, 1] -> one (rows*h, ncol*w) mosaic, 1-pixel white gaps."""
     h, w = image_shape[0], image_shape[1] if len(image_shape) > 1 else 1

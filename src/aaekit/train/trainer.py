@@ -6,8 +6,11 @@ bars, CSV/TensorBoard logs, a checkpoint per epoch and bit-exact resume.
 
 from __future__ import annotations
 
+import bisect
+import collections
 import contextlib
 import csv
+import dataclasses
 import logging
 import math
 import time
@@ -19,17 +22,19 @@ from typing import Any
 import torch
 from tqdm.auto import tqdm
 
-from aaekit.config import Config, ConfigError, OptimConfig, optim_config
+from aaekit.config import Config, ConfigError, OptimConfig, optim_config, valid_device
 from aaekit.data import ArrayDataset, BatchLoader
 from aaekit.data.loader import Batch
 from aaekit.models.base import LossOutput, Model, Phase
 from aaekit.train import distributed
 from aaekit.train.checkpoint import (
     CheckpointError,
+    CheckpointWriteError,
     check_compatible,
     load_checkpoint,
     save_checkpoint,
 )
+from aaekit.train.rundir import clear_outputs, run_outputs
 
 log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
@@ -49,11 +54,16 @@ def cpu_has_bf16() -> bool:
 
 
 def resolve_device(name: str) -> torch.device:
+    """auto (CUDA where present, else CPU), cpu, cuda or cuda:N; anything else is a ConfigError."""
+    if not valid_device(name):
+        raise ConfigError(f"device {name!r} is not auto, cpu or cuda[:N]")
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     device = torch.device(name)
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"config key 'train.device': {name} but CUDA is not available here; use auto or cpu")
+        raise ConfigError(f"device {name}: CUDA is not available here; use auto or cpu")
+    if device.type == "cuda" and (device.index or 0) >= torch.cuda.device_count():
+        raise ConfigError(f"device {name}: this machine has {torch.cuda.device_count()} CUDA device(s)")
     return device
 
 
@@ -106,7 +116,11 @@ class _PhaseState:
     optimizer: torch.optim.Optimizer
     scheduler: torch.optim.lr_scheduler.LRScheduler
     run: Callable[[Batch], LossOutput]  # the phase's loss (its DDP wrapper under torchrun)
-    grad_clip: float | None = None
+    opt: OptimConfig  # resolved: the model's default, the config's overrides, the effective grad_clip
+
+    @property
+    def grad_clip(self) -> float | None:
+        return self.opt.grad_clip
     sums: dict[str, torch.Tensor] = field(default_factory=dict)
     count: int = 0
 
@@ -126,7 +140,7 @@ class Trainer:
 
     def __init__(
         self, model: Model, cfg: Config, train: ArrayDataset, val: ArrayDataset | None = None,
-        run_dir: str | Path | None = None,
+        run_dir: str | Path | None = None, data_id: str | None = None,
     ) -> None:
         self.cfg = cfg
         tc = cfg.train
@@ -141,6 +155,10 @@ class Trainer:
                     net.compile(mode=tc.compile)
         self.run_dir = Path(run_dir) if run_dir else cfg.run_dir
         self.main = distributed.is_main()
+        self.data_id = data_id
+        if tc.batch_size > len(train):
+            raise ConfigError(f"config key 'train.batch_size': {tc.batch_size} exceeds the {len(train)} "
+                              "training images")
         try:
             self.loader = BatchLoader(train, tc.batch_size, cfg.seed, self.device,
                                       rank=distributed.rank(), world=distributed.world_size())
@@ -163,14 +181,20 @@ class Trainer:
                                f"train.optim.{phase.name}")
             optimizer = make_optimizer(phase.params, opt)
             scheduler = torch.optim.lr_scheduler.MultiStepLR(optimizer, opt.milestones, opt.gamma)
-            clip = opt.grad_clip if opt.grad_clip is not None else tc.grad_clip
+            opt = dataclasses.replace(opt, grad_clip=opt.grad_clip if opt.grad_clip is not None else tc.grad_clip)
             self.states.append(_PhaseState(phase, optimizer, scheduler,
-                                           distributed.phase_runner(phase, self.device), clip))
+                                           distributed.phase_runner(phase, self.device), opt))
         self.epoch = 0  # epochs completed
         self.step = 0
         self.wall_time = 0.0
         self.history: list[dict[str, Any]] = []
+        self.resumes: list[dict[str, Any]] = []  # each resume: at which epoch, what settings changed
         self._tb = None
+
+    def resolved_optim(self) -> dict[str, dict[str, Any]]:
+        """Each phase's optimizer settings as they run: the model's defaults with the config's
+        overrides, and the grad_clip in effect."""
+        return {s.phase.name: dataclasses.asdict(s.opt) for s in self.states}
 
     @property
     def device_description(self) -> str:
@@ -203,10 +227,17 @@ class Trainer:
             "schedulers": {s.phase.name: s.scheduler.state_dict() for s in self.states},
             "rng": rng,
             "history": self.history,
+            "optim": self.resolved_optim(),
+            "data_id": self.data_id,
+            "resumes": self.resumes,
         }
 
     def load_state_dict(self, state: dict[str, Any], path: Path) -> None:
-        check_compatible(state, self.cfg.to_dict(), path)
+        check_compatible(state, self.cfg.to_dict(), path, self.data_id)
+        if state["epoch"] > self.cfg.train.epochs:
+            raise ConfigError(f"{path} has {state['epoch']} epochs done, more than train.epochs="
+                              f"{self.cfg.train.epochs}; set train.epochs to {state['epoch']} or more to resume it")
+        saved_optim = self._saved_optim(state, path)
         try:
             self.model.load_state_dict(state["model"])
             for s in self.states:
@@ -215,31 +246,98 @@ class Trainer:
         except (KeyError, RuntimeError, ValueError) as e:
             msg = str(e).strip().splitlines()[0][:200]
             raise CheckpointError(f"{path} does not fit this model ({msg})") from None
-        torch.set_rng_state(state["rng"]["torch"])
-        if "cuda" in state["rng"] and self.device.type == "cuda":
-            torch.cuda.set_rng_state(state["rng"]["cuda"], self.device)
+        rng = {k: v.to("cpu", torch.uint8) for k, v in state["rng"].items()}  # whatever the map location
+        torch.set_rng_state(rng["torch"])
+        if "cuda" in rng and self.device.type == "cuda":
+            torch.cuda.set_rng_state(rng["cuda"], self.device)
         self.epoch, self.step = state["epoch"], state["step"]
         self.wall_time, self.history = state["wall_time"], list(state["history"])
+        self.resumes = list(state.get("resumes", []))
+        changes = self._apply_optim(saved_optim)
+        self.resumes.append({"epoch": self.epoch, "optim_changes": changes})
+        for line in changes:
+            log.info("resumed with new optimizer settings for %s", line)
+
+    def _saved_optim(self, state: dict[str, Any], path: Path) -> dict[str, dict[str, Any]]:
+        """Each phase's optimizer settings the checkpoint trained with (older checkpoints without
+        that record: their config's overrides over the model's defaults)."""
+        saved = state.get("optim")
+        if saved is None:
+            tc = state["config"]["train"]
+            saved = {}
+            for s in self.states:
+                opt = optim_config(tc.get("optim", {}).get(s.phase.name, {}), s.phase.optimizer, "checkpoint")
+                clip = opt.grad_clip if opt.grad_clip is not None else tc.get("grad_clip")
+                saved[s.phase.name] = dataclasses.asdict(dataclasses.replace(opt, grad_clip=clip))
+        for s in self.states:
+            old, new = saved.get(s.phase.name, {}), s.opt
+            if old.get("name", new.name) != new.name:
+                raise CheckpointError(
+                    f"{path} trained the {s.phase.name} phase with {old['name']}, the config asks for "
+                    f"{new.name}: the optimizer's state does not carry over; use another out_dir")
+        return saved
+
+    def _apply_optim(self, saved: dict[str, dict[str, Any]]) -> list[str]:
+        """Make each phase's optimizer and lr schedule follow the config where it changed since the
+        checkpoint (lr, milestones, gamma, momentum, betas, weight_decay, grad_clip): the lr of the
+        coming epoch is the new schedule's at that epoch. Returns one line per changed phase."""
+        lines = []
+        for s in self.states:
+            old, new = saved.get(s.phase.name, {}), dataclasses.asdict(s.opt)
+            diff = {k: (old.get(k), v) for k, v in new.items() if k in old and old[k] != v}
+            if new["name"] == "sgd":
+                diff.pop("betas", None)
+            else:
+                diff.pop("momentum", None)
+            if not diff:
+                continue
+            opt = s.opt
+            lr_now = opt.lr * opt.gamma ** bisect.bisect_right(opt.milestones, self.epoch)
+            for g in s.optimizer.param_groups:
+                g.update(lr=lr_now, initial_lr=opt.lr, weight_decay=opt.weight_decay)
+                if opt.name == "sgd":
+                    g["momentum"] = opt.momentum
+                else:
+                    g["betas"] = tuple(opt.betas)
+            sched = s.scheduler
+            sched.milestones, sched.gamma = collections.Counter(opt.milestones), opt.gamma
+            sched.base_lrs = [opt.lr] * len(s.optimizer.param_groups)
+            sched._last_lr = [lr_now] * len(s.optimizer.param_groups)
+            what = ", ".join(f"{k} {a} -> {b}" for k, (a, b) in diff.items())
+            lines.append(f"{s.phase.name}: {what} (lr {lr_now:g} from epoch {self.epoch + 1})")
+        return lines
 
     def save(self) -> None:
-        if self.main:
+        if not self.main:
+            return
+        try:
             save_checkpoint(self.state_dict(), self.checkpoint_path)
+        except CheckpointWriteError as e:
+            kept = (f"the last good checkpoint (epoch {self.epoch - 1}) is kept"
+                    if self.checkpoint_path.exists() else "no checkpoint was written")
+            raise CheckpointWriteError(f"epoch {self.epoch} could not be saved: {e}; {kept}") from None
 
     # -- the loop ----------------------------------------------------------------------------
     def fit(self, resume: bool = False, overwrite: bool = False) -> list[dict[str, Any]]:
         """Train to ``cfg.train.epochs``; ``resume`` continues the run folder's checkpoint (or starts
         a new run where there is none), ``overwrite`` starts afresh over it."""
-        if resume and not self.checkpoint_path.exists():
-            log.info("no checkpoint at %s: starting a new run", self.checkpoint_path)
-        elif resume:
+        old = [p.name for p in run_outputs(self.run_dir)]
+        if resume and self.checkpoint_path.exists():
             path = self.checkpoint_path
-            self.load_state_dict(load_checkpoint(path, self.device), path)
+            self.load_state_dict(load_checkpoint(path, "cpu"), path)
             log.info("resumed from %s at epoch %d", path, self.epoch)
-        elif self.checkpoint_path.exists() and not overwrite:
+        elif resume and "metrics.json" in old:
+            raise CheckpointError(f"{self.run_dir} holds a finished run's metrics.json but no checkpoint to resume; "
+                                  "pass --overwrite to start over or use another out_dir")
+        elif old and not overwrite and not resume:
+            what = "checkpoint.pt" if "checkpoint.pt" in old else ", ".join(old[:3])
             raise CheckpointError(
-                f"{self.checkpoint_path} exists; pass --resume to continue it, --overwrite to start "
+                f"{self.run_dir} holds a run ({what}); pass --resume to continue it, --overwrite to start "
                 "over, or use another out_dir"
             )
+        if not self.epoch and old and self.main:  # a new run: nothing of an earlier one may stay
+            clear_outputs(self.run_dir)
+            log.info("removed the earlier run's files from %s (%s)", self.run_dir, ", ".join(old))
         self.run_dir.mkdir(parents=True, exist_ok=True)
         self._rewrite_csv()
         if self.cfg.train.tensorboard and self.main:
@@ -262,8 +360,8 @@ class Trainer:
                 self.wall_time += time.perf_counter() - start
                 row = {"epoch": self.epoch, **row, "epoch_time_s": time.perf_counter() - start}
                 self.history.append(row)
-                self._log_row(row)
                 self.save()
+                self._log_row(row)
         finally:
             if flush:
                 torch.set_flush_denormal(False)
