@@ -45,6 +45,7 @@ def main() -> None:
                                        "train.progress=false", f"out_dir={args.runs}/{prec}/seed{seed}"])
             train_run(cfg, overwrite=True, command=f"benchmarks/equivalence.py ({prec}, seed {seed})")
             doc = json.loads((cfg.run_dir / "metrics.json").read_text())
+            runs_device = doc["provenance"]["device"].rsplit(",", 1)[0]  # without the precision
             runs.setdefault(prec, {})[str(seed)] = {
                 **{k: doc["metrics"][k] for k in MEASURES},
                 "wall_time_s": doc["provenance"]["wall_time_s"],
@@ -69,7 +70,8 @@ def main() -> None:
                     "fp32_over_bf16_training_time": speed},
         "config": {"base": str(CONFIG.relative_to(CONFIG.parents[2])), "epochs": args.epochs,
                    "seeds": args.seeds, "split": "test"},
-        "provenance": {**version, "torch": torch.__version__, "wall_time_s": round(time.perf_counter() - start, 1),
+        "provenance": {**version, "torch": torch.__version__, "device": runs_device,
+                       "wall_time_s": round(time.perf_counter() - start, 1),
                        "command": f"python benchmarks/equivalence.py --epochs {args.epochs} --seeds "
                                   + " ".join(seeds) + f" --out {args.out}"},
     }, indent=2) + "\n")

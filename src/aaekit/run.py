@@ -8,6 +8,7 @@ import logging
 import platform
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -223,9 +224,20 @@ def _with_data_dir(cfg: Config, data_dir: str | None) -> Config:
     return cfg
 
 
+def _eval_provenance(cfg: Config, device: str, state: dict[str, Any], version: dict[str, Any],
+                     eval_time_s: float) -> dict[str, Any]:
+    """An evaluation's provenance: its own time and code, and the training's time and epochs, named so."""
+    prov = provenance(cfg, device, eval_time_s, state["epoch"], version=version)
+    del prov["wall_time_s"], prov["epochs"]
+    prov.update(eval_time_s=round(eval_time_s, 2), training_wall_time_s=round(state["wall_time"], 2),
+                training_epochs=state["epoch"])
+    return prov
+
+
 def eval_run(path: str | Path, split: str = "test", device: str = "auto",
              out_dir: str | Path | None = None, data_dir: str | None = None) -> dict[str, Any]:
     """Metrics of a trained run on ``split``; writes eval_<split>.json (with provenance) beside it."""
+    version, start = code_version(), time.perf_counter()
     model, cfg, state = load_run(path, device)
     dev = model.prior_mean.device
     splits: Splits = load_splits(_with_data_dir(cfg, data_dir).data, seed=cfg.seed)
@@ -234,7 +246,7 @@ def eval_run(path: str | Path, split: str = "test", device: str = "auto",
         metrics.update(label_evaluation(model, splits, dev, Path(out_dir) if out_dir else None))
     run_dir = Path(path) if Path(path).is_dir() else Path(path).parent
     desc = describe_device(dev, resolve_bf16(cfg.train.precision, dev))
-    prov = provenance(cfg, desc, state["wall_time"], state["epoch"])
+    prov = _eval_provenance(cfg, desc, state, version, time.perf_counter() - start)
     write_metrics(run_dir, cfg, {"split": split, **metrics}, prov, name=f"eval_{split}.json")
     return metrics
 
@@ -257,10 +269,9 @@ def parzen_run(path: str | Path, n_samples: int = 10000, seed: int = 0, device: 
                             title=f"{cfg.name} samples (seed {seed})")
     result["sample_seed"] = seed
     desc = describe_device(dev, resolve_bf16(cfg.train.precision, dev))
-    # this evaluation's provenance; wall_time_s and epochs are the training's, whose own record
-    # (metrics.json, where the run has one) is copied under "training"
-    prov = provenance(cfg, desc, state["wall_time"], state["epoch"], version=version)
-    prov["eval_time_s"] = result["eval_time_s"]
+    # this evaluation's provenance, with the training's time and epochs (its own record, metrics.json
+    # where the run has one, is copied under "training")
+    prov = _eval_provenance(cfg, desc, state, version, result["eval_time_s"])
     trained = run_dir / "metrics.json"
     if trained.is_file():
         prov["training"] = json.loads(trained.read_text()).get("provenance")

@@ -52,8 +52,8 @@ def plot_codes(ax, z: np.ndarray, y: np.ndarray | None, title: str = "",
     """Scatter of 2-D codes coloured by label, over grey prior samples when given."""
     if prior is not None:
         ax.scatter(prior[:, 0], prior[:, 1], s=1, c="0.85", rasterized=True, label="prior")
-    sc = ax.scatter(z[:, 0], z[:, 1], s=1.5, c=y if y is not None else "C0", cmap="tab10",
-                    vmin=-0.5, vmax=9.5, rasterized=True)
+    colour = {"c": y, "cmap": "tab10", "vmin": -0.5, "vmax": 9.5} if y is not None else {"c": "C0"}
+    sc = ax.scatter(z[:, 0], z[:, 1], s=1.5, rasterized=True, **colour)
     ax.set_title(title, fontsize=9)
     ax.set_aspect("equal", adjustable="datalim")
     ax.tick_params(labelsize=7)

@@ -148,18 +148,24 @@ def render_parzen(results: Path) -> list[str]:
                  f"{statistics.mean(d['metrics']['parzen']['test_ll_se'] for d in docs):.1f}",
                  _fmt([d["metrics"]["parzen"]["sigma"] for d in docs], "{:.3f}"),
                  _fmt([d["metrics"].get("frechet_distance") for d in docs], "{:.2f}"),
-                 ", ".join(sorted({str(d["provenance"]["epochs"]) for d in docs})) if kind != "data" else "–",
+                 ", ".join(sorted({str(_training_epochs(d)) for d in docs})) if kind != "data" else "–",
                  f"{statistics.mean(d['metrics']['eval_time_s'] for d in docs):.0f} s",
                  PAPER_PARZEN.get(kind, "–")]
         lines.append("| " + " | ".join(cells) + " |")
-        if kind != "data":  # each model's best seed (by the Parzen score): its samples and neighbours
-            top = max(docs, key=lambda d: d["metrics"]["parzen"]["test_ll"])
+        if kind != "data":  # each model's best seed by its validation Parzen score (a choice: never by test)
+            top = max(docs, key=lambda d: max(d["metrics"]["parzen"]["val_ll_per_sigma"]))
             if (top["_dir"] / "nearest.png").is_file():
                 figures.append(top["_dir"].relative_to(results))
     for rel in figures:
-        lines += ["", f"Samples of {rel} (its best seed) beside their nearest training images:", "",
+        lines += ["", f"Samples of {rel} (its best seed on validation) beside their nearest training images:", "",
                   f"![nearest neighbours of {rel}]({rel}/nearest.png)"]
     return lines + [""]
+
+
+def _training_epochs(doc: dict[str, Any]) -> Any:
+    """Training epochs of an evaluation's run (older parzen.json files called them ``epochs``)."""
+    prov = doc["provenance"]
+    return prov.get("training_epochs", prov.get("epochs"))
 
 
 def _bench(folder: Path, name: str) -> dict[str, Any] | None:
@@ -209,8 +215,10 @@ def render_bench(folder: Path) -> list[str]:
     bs = _bench(folder, "batch_size")
     if bs:
         c = bs["config"]
-        lines += ["### Batch size", "", f"`{bs['provenance']['command']}`: epochs and training time to a test "
-                  f"reconstruction error of {c['target_test_recon_sse']:g} (at most {c['max_epochs']} epochs), "
+        split = "val" if "target_val_recon_sse" in c else "test"  # files made before the target moved to val
+        lines += ["### Batch size", "", f"`{bs['provenance']['command']}`: epochs and training time to a "
+                  f"{'validation' if split == 'val' else 'test'} reconstruction error of "
+                  f"{c[f'target_{split}_recon_sse']:g} (at most {c['max_epochs']} epochs), "
                   f"learning rates scaled from the paper's at batch 100.", "",
                   "| batch | lr rule | epochs to target | training time to target | samples/s |",
                   "|---|---|---|---|---|"]
@@ -219,11 +227,33 @@ def render_bench(folder: Path) -> list[str]:
             if reached:
                 to_target = f"{reached} | {r['train_time_to_target_s']:.0f} s"
             else:
-                to_target = "diverged | –" if r["diverged"] else f"not in {len(r['test_recon_sse_per_epoch'])} | –"
+                to_target = "diverged | –" if r["diverged"] else f"not in {len(r[f'{split}_recon_sse_per_epoch'])} | –"
             speed = f"{r['samples_per_s']:.0f}" if r["samples_per_s"] else "–"
             lines.append(f"| {r['batch_size']} | {r['rule']} | {to_target} | {speed} |")
         if (folder / "batch_size.png").is_file():
             lines += ["", f"![batch size]({folder.name}/batch_size.png)"]
+        lines.append("")
+    pr = _bench(folder, "profile_step")
+    if pr:
+        m = pr["metrics"]
+        lines += ["### Where a step's time goes", "", f"`{pr['provenance']['command']}` ({pr['provenance']['device']}, "
+                  f"commit {pr['provenance']['git_commit'][:8]}; profiled, so slower than unprofiled): "
+                  f"{m['ms_per_step']:.1f} ms per step.", "", "| operators | share | ms per step |", "|---|---|---|"]
+        for k, v in m["groups"].items():
+            lines.append(f"| {k} | {v['share']:.0%} | {v['ms_per_step']:.1f} |")
+        lines.append("")
+    cr = _bench(folder, "cuda_resume")
+    if cr:
+        lines += ["### Exact resume on a GPU", "", f"`{cr['provenance']['command']}` ({cr['provenance']['device']}, "
+                  f"torch {cr['provenance']['torch']}): final weights, optimizer state and per-epoch log of a run "
+                  "stopped and resumed, and of one killed (SIGKILL) part-way and resumed, against one "
+                  "uninterrupted run.", "", "| precision | how | weights | optimizer state | log |",
+                  "|---|---|---|---|---|"]
+        for prec, r in cr["results"].items():
+            for how, v in r.items():
+                same = {True: "identical", False: "differ"}
+                lines.append(f"| {prec} | {how.replace('_', ' ')} | {same[v['weights_identical']]} | "
+                             f"{same[v['optimizer_state_identical']]} | {same[v['log_identical']]} |")
         lines.append("")
     ep = _bench(folder, "epochs")
     if ep:

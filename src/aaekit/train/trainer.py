@@ -326,16 +326,14 @@ class Trainer:
             path = self.checkpoint_path
             self.load_state_dict(load_checkpoint(path, "cpu"), path)
             log.info("resumed from %s at epoch %d", path, self.epoch)
-        elif resume and "metrics.json" in old:
-            raise CheckpointError(f"{self.run_dir} holds a finished run's metrics.json but no checkpoint to resume; "
-                                  "pass --overwrite to start over or use another out_dir")
         elif old and not overwrite and not resume:
             what = "checkpoint.pt" if "checkpoint.pt" in old else ", ".join(old[:3])
             raise CheckpointError(
                 f"{self.run_dir} holds a run ({what}); pass --resume to continue it, --overwrite to start "
                 "over, or use another out_dir"
             )
-        if not self.epoch and old and self.main:  # a new run: nothing of an earlier one may stay
+        # a new run (--overwrite, or --resume finding no checkpoint): nothing of an earlier one may stay
+        if not self.epoch and old and self.main:
             clear_outputs(self.run_dir)
             log.info("removed the earlier run's files from %s (%s)", self.run_dir, ", ".join(old))
         self.run_dir.mkdir(parents=True, exist_ok=True)
