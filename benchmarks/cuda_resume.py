@@ -73,7 +73,8 @@ def main() -> None:
     p.add_argument("--subset", type=int, default=10000, help="MNIST training images")
     p.add_argument("--precisions", nargs="+", default=["fp32", "bf16"])
     p.add_argument("--runs", default="runs/bench-cuda-resume")
-    p.add_argument("--commit", help="the git commit of this copy, where it has no .git (recorded as given)")
+    p.add_argument("--commit", help="the git commit of this copy of the code, where it was copied to another "
+                                    "machine without its own history (recorded as given, beside what git says there)")
     p.add_argument("--out", default="results/bench/cuda_resume.json")
     args = p.parse_args()
     device, start = resolve_device(args.device), time.perf_counter()
@@ -105,8 +106,8 @@ def main() -> None:
         }
         print(prec, json.dumps(result[prec], indent=1), flush=True)
     version = code_version()
-    if args.commit and version["git_commit"] == "unknown":
-        version = {"git_commit": args.commit, "git_commit_source": "given with --commit (the copy had no .git)"}
+    if args.commit:  # a copy of the tree on another machine: its .git (if any) need not be the code's
+        version = {"git_commit": args.commit, "git_commit_source": "given with --commit", "git_seen_there": version}
     doc = {"benchmark": "cuda_resume", "results": result,
            "setup": {"config": "configs/demo.yaml", "subset": args.subset, "epochs": args.epochs, "stop": args.stop},
            "provenance": {**version, "torch": torch.__version__,
