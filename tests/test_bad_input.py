@@ -268,3 +268,31 @@ def test_a_second_run_into_a_held_folder(capsys, template, tmp_path):
         assert f"the run folder {ws / 'run'} is in use by another aaekit run (PID {os.getpid()})" in err
         assert snapshot(ws) == before
     assert not (ws / "run" / ".aaekit.lock").exists()  # released
+
+
+def test_disk_full_on_a_real_full_file_system(capsys, tmp_path):
+    """The same on a real file system that fills up (a 4 MiB tmpfs: one 3 MiB checkpoint fits, the
+    next one's temp file beside it does not). Needs the right to mount; skipped where there is none."""
+    import subprocess
+
+    mnt = tmp_path / "small"
+    mnt.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(mnt)], capture_output=True).returncode:
+        pytest.skip("cannot mount a small tmpfs here")
+    try:
+        x, y = make_images(400)
+        np.savez(tmp_path / "d.npz", x=x, y=y)
+        config = write(tmp_path / "c.yaml", f"data: {{dataset: {tmp_path / 'd.npz'}, val_size: 50}}\n"
+                       "model: {encoder_hidden: [300, 300], decoder_hidden: [300, 300], "
+                       "discriminator_hidden: [300, 300]}\n"
+                       "train: {epochs: 1, batch_size: 50, precision: fp32, progress: false, device: cpu}\n")
+        assert main(["train", str(config), "--out", str(mnt / "run")]) == 0
+        capsys.readouterr()
+        before = snapshot(mnt)
+        code, _, err = run_cli(capsys, ["train", config, "--out", mnt / "run", "--resume", "--set", "train.epochs=2"])
+        assert code == 1 and err.strip() == (f"aaekit: error: epoch 2 could not be saved: disk full while writing "
+                                             f"{mnt / 'run' / 'checkpoint.pt'}; the last good checkpoint (epoch 1) "
+                                             "is kept")
+        assert snapshot(mnt) == before
+    finally:
+        subprocess.run(["umount", str(mnt)], capture_output=True)

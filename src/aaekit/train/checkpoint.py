@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -36,11 +38,13 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         torch.save({"format": FORMAT, **state}, tmp)
         os.replace(tmp, path)
-    except (OSError, RuntimeError) as e:  # torch reports a failed write as RuntimeError
+    except (OSError, RuntimeError) as e:  # torch reports a failed write as RuntimeError, without errno
+        full = (isinstance(e, OSError) and e.errno == errno.ENOSPC) or "No space left" in str(e)
+        with contextlib.suppress(OSError):
+            full = full or shutil.disk_usage(path.parent).free < 2**20  # measured with the temp file there
         tmp.unlink(missing_ok=True)
-        code = e.errno if isinstance(e, OSError) else None
         text = str(e)
-        if code == errno.ENOSPC or "No space left" in text or "file write failed" in text:
+        if full:
             raise CheckpointWriteError(f"disk full while writing {path}") from None
         why = e.strerror if isinstance(e, OSError) and e.strerror else (text.strip().splitlines() or [""])[0][:200]
         raise CheckpointWriteError(f"cannot write {path} ({why})") from None
