@@ -26,7 +26,7 @@ import torch
 
 from aaekit.run import code_version
 from aaekit.train.checkpoint import load_checkpoint
-from aaekit.train.trainer import describe_device, resolve_bf16, resolve_device
+from aaekit.train.trainer import describe_device, resolve_device
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -111,7 +111,7 @@ def main() -> None:
     doc = {"benchmark": "cuda_resume", "results": result,
            "setup": {"config": "configs/demo.yaml", "subset": args.subset, "epochs": args.epochs, "stop": args.stop},
            "provenance": {**version, "torch": torch.__version__,
-                          "device": describe_device(device, resolve_bf16("auto", device)),
+                          "device": describe_device(device, False).rsplit(",", 1)[0],  # both precisions ran
                           "wall_time_s": round(time.perf_counter() - start, 1),
                           "command": " ".join(["python", *sys.argv])}}
     out = Path(args.out)

@@ -100,7 +100,8 @@ def render(results: Path) -> str:
                 cells.append(_minutes([d["provenance"]["wall_time_s"] for d in docs]))
             else:
                 cells.append(_fmt([_get(d, path) for d in docs], fmt))
-        commits = sorted({d["provenance"]["git_commit"][:8] for d in docs})
+        # in seed order, each commit once
+        commits = list(dict.fromkeys(d["provenance"]["git_commit"][:8] for d in sorted(docs, key=lambda d: d["seed"])))
         cells.append(", ".join(commits))
         lines.append("| " + " | ".join(cells) + " |")
     devices = sorted({d["provenance"]["device"] for docs in runs.values() for d in docs})
@@ -108,7 +109,8 @@ def render(results: Path) -> str:
     for name, docs in sorted(runs.items()):
         d = docs[0]
         rel = d["_dir"].relative_to(results)
-        lines += [f"## {name}", "", f"`{d['provenance']['command']}`", ""]
+        lines += [f"## {name}", "", f"Figures of seed {d['seed']} (always the lowest seed: not a choice): "
+                  f"`{d['provenance']['command']}`", ""]
         for fig in ("codes.png", "samples.png", "manifold.png", "walks.png", "style.png"):
             if (d["_dir"] / fig).is_file():
                 lines.append(f"![{name} {fig}]({rel}/{fig})")
@@ -237,14 +239,16 @@ def render_bench(folder: Path) -> list[str]:
     if pr:
         m = pr["metrics"]
         lines += ["### Where a step's time goes", "", f"`{pr['provenance']['command']}` ({pr['provenance']['device']}, "
-                  f"commit {pr['provenance']['git_commit'][:8]}; profiled, so slower than unprofiled): "
-                  f"{m['ms_per_step']:.1f} ms per step.", "", "| operators | share | ms per step |", "|---|---|---|"]
+                  f"commit {pr['provenance']['git_commit'][:8]}): the operators' own times under the profiler add "
+                  f"up to {m['ms_per_step']:.1f} ms per step.", "", "| operators | share | ms per step |",
+                  "|---|---|---|"]
         for k, v in m["groups"].items():
             lines.append(f"| {k} | {v['share']:.0%} | {v['ms_per_step']:.1f} |")
         lines.append("")
     cr = _bench(folder, "cuda_resume")
     if cr:
-        lines += ["### Exact resume on a GPU", "", f"`{cr['provenance']['command']}` ({cr['provenance']['device']}, "
+        device = cr["provenance"]["device"].rsplit(",", 1)[0]  # the precisions are the table's
+        lines += ["### Exact resume on a GPU", "", f"`{cr['provenance']['command']}` ({device}, "
                   f"torch {cr['provenance']['torch']}): final weights, optimizer state and per-epoch log of a run "
                   "stopped and resumed, and of one killed (SIGKILL) part-way and resumed, against one "
                   "uninterrupted run.", "", "| precision | how | weights | optimizer state | log |",
