@@ -58,6 +58,26 @@ def images():
     return make_images(300)
 
 
+class Evil:
+    """A pickle that runs a shell command when loaded without ``weights_only``."""
+
+    def __init__(self, marker: Path):
+        self.marker = marker
+
+    def __reduce__(self):
+        return os.system, (f"touch {self.marker}",)
+
+
+def evil_checkpoint(path: Path) -> Path:
+    torch.save({"format": "aaekit-checkpoint-1", "model": Evil(path.parent / "pwned")}, path)
+    return path
+
+
+def truncate(path: Path) -> Path:
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+    return path
+
+
 # Each case: (its id, a function of the workspace that prepares files and returns the argv, the
 # expected exit code, a piece of the one-line message).
 CASES = [
@@ -161,6 +181,14 @@ CASES = [
      2, "cannot be read as an aaekit checkpoint"),
     ("sample-foreign-checkpoint", lambda ws: ["sample", ws / "foreign.pt", "--out", ws / "s.png"],
      2, "is not an aaekit checkpoint"),
+    ("sample-malicious-checkpoint", lambda ws: ["sample", evil_checkpoint(ws / "evil.pt"), "--out", ws / "s.png"],
+     2, "cannot be read as an aaekit checkpoint (Weights only load failed"),
+    ("resume-malicious-checkpoint", lambda ws: ["train", ws / "tiny.yaml", "--resume", "--set", "train.epochs=3",
+                                                "--out", evil_checkpoint(ws / "run" / "checkpoint.pt").parent],
+     2, "cannot be read as an aaekit checkpoint"),
+    ("resume-truncated-checkpoint", lambda ws: ["train", ws / "tiny.yaml", "--resume", "--set", "train.epochs=3",
+                                                "--out", truncate(ws / "run" / "checkpoint.pt").parent],
+     2, "cannot be read as an aaekit checkpoint"),
     ("eval-bad-device", lambda ws: ["eval", ws / "run", "--device", "foo"], 2, "device 'foo' is not auto"),
     ("eval-bad-split", lambda ws: ["eval", ws / "run", "--split", "nope"], 2, "invalid choice: 'nope'"),
     ("eval-no-run", lambda ws: ["eval", ws / "nowhere"], 2, "no checkpoint at"),

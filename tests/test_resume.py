@@ -168,6 +168,22 @@ def test_two_processes_into_one_folder(config, tmp_path):
         first.wait()
 
 
+def test_ctrl_c_stops_with_one_line_and_keeps_the_checkpoint(config, tmp_path):
+    run = tmp_path / "r"
+    proc = _aaekit("train", config(10_000), "--out", run)
+    deadline = time.time() + 60
+    while not (run / "log.csv").is_file():
+        assert time.time() < deadline and proc.poll() is None, proc.communicate()
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "Traceback" not in err
+    assert err.strip().splitlines()[-1] == "aaekit: interrupted; the last completed epoch's checkpoint is kept"
+    assert sorted(p.name for p in run.iterdir()) == ["checkpoint.pt", "log.csv"]  # no temp file, no lock
+    done = load_checkpoint(run / "checkpoint.pt")["epoch"]
+    assert done >= 1 and cli("train", config(done + 1), "--out", run, "--resume") == 0
+
+
 # A run killed by SIGKILL at a chosen point: a wrapper around the CLI that kills its own process there.
 KILLER = textwrap.dedent("""
     import os, signal, sys

@@ -48,6 +48,9 @@ def save_checkpoint(state: dict[str, Any], path: str | Path) -> None:
             raise CheckpointWriteError(f"disk full while writing {path}") from None
         why = e.strerror if isinstance(e, OSError) and e.strerror else (text.strip().splitlines() or [""])[0][:200]
         raise CheckpointWriteError(f"cannot write {path} ({why})") from None
+    except BaseException:  # interrupted (Ctrl-C) mid-write: no half-written temp file stays
+        tmp.unlink(missing_ok=True)
+        raise
 
 
 def _to(tree: Any, device: str | torch.device) -> Any:
