@@ -139,7 +139,7 @@ class Config:
 
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "model.kind": ("aae", "vae", "supervised_aae", "label_aae"),
+    "model.kind": ("aae", "vae", "supervised_aae", "label_aae", "semisupervised_aae"),
     "model.recon_loss": ("sse", "bce"),
     "prior.kind": ("gaussian", "mog", "swissroll", "categorical"),
     "train.precision": ("auto", "bf16", "fp32"),
@@ -253,6 +253,9 @@ def validate(cfg: Config) -> Config:
         )
     if cfg.model.kind == "supervised_aae" and cfg.data.labelled is not None:
         raise ConfigError("config key 'data.labelled': the supervised_aae needs every training label; set it to null")
+    if cfg.model.kind == "semisupervised_aae" and cfg.prior.kind != "gaussian":
+        raise ConfigError(f"config key 'prior.kind': the semisupervised_aae's style prior is gaussian (its class "
+                          f"prior is Cat(model.n_classes)), not {cfg.prior.kind!r}")
     if cfg.model.adversary_sees_label and cfg.model.kind != "supervised_aae":
         raise ConfigError(f"config key 'model.adversary_sees_label': only the supervised_aae has it, "
                           f"not {cfg.model.kind!r} (label_aae's discriminator always sees the labels)")

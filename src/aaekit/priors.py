@@ -182,6 +182,25 @@ class Categorical(Prior):
         return z.argmax(-1)
 
 
+class Joint(Prior):
+    """Independent priors side by side: a sample is their samples concatenated (the semi-supervised
+    AAE's code [y, z]: Cat(10) beside N(0, I)). Label-conditioned through the first part, if it is."""
+
+    def __init__(self, *parts: Prior) -> None:
+        self.parts = parts
+        self.dim = sum(p.dim for p in parts)
+        self.n_classes = parts[0].n_classes
+
+    def sample(self, n, y=None, device=None):
+        return torch.cat([p.sample(n, y if i == 0 else None, device=device) for i, p in enumerate(self.parts)], 1)
+
+    def split(self, z: torch.Tensor) -> list[torch.Tensor]:
+        return list(z.split([p.dim for p in self.parts], dim=-1))
+
+    def assign(self, z):
+        return self.parts[0].assign(self.split(z)[0])
+
+
 def build_prior(cfg: PriorConfig, code_dim: int) -> Prior:
     dim = cfg.dim or code_dim
     if cfg.kind == "gaussian":

@@ -92,15 +92,15 @@ def check_labels(cfg: Config, splits: Splits) -> None:
     """The label models need every image's label in 0..n_classes-1 (label_aae: or -1, hidden by
     data.labelled); raise one line before anything is written."""
     kind = cfg.model.kind
-    if kind not in ("supervised_aae", "label_aae"):
+    if kind not in ("supervised_aae", "label_aae", "semisupervised_aae"):
         return
-    n = cfg.model.n_classes if kind == "supervised_aae" else cfg.prior.n_components
+    n = cfg.prior.n_components if kind == "label_aae" else cfg.model.n_classes
     for name in ("train", "val", "test"):
         y = splits[name].y
         if y is None:
             raise DataError(f"the {kind} model needs labels and data.dataset={cfg.data.dataset!r} has none "
                             "(a .npz with labels under 'y')")
-        low = -1 if name == "train" and kind == "label_aae" else 0
+        low = -1 if name == "train" and kind != "supervised_aae" else 0
         bad = (y < low) | (y >= n)
         if bool(bad.any()):
             raise DataError(f"the {kind} model needs labels in 0..{n - 1}; the {name} split of "
@@ -133,6 +133,7 @@ def _fit_and_evaluate(trainer: Trainer, cfg: Config, splits: Splits, resume: boo
     save_config(cfg, trainer.run_dir / "config.yaml")
     metrics = evaluate(model, splits.test, trainer.run_dir, trainer.device)
     metrics.update(label_evaluation(model, splits, trainer.device, trainer.run_dir))
+    metrics.update(model.final_evaluation(splits, trainer.device, trainer.run_dir))
     metrics["val"] = {k[4:]: v for k, v in trainer.history[-1].items() if k.startswith("val_")}
     prov = provenance(cfg, trainer.device_description, trainer.wall_time, trainer.epoch, command, version)
     prov.update(processes=world, peak_memory_mb=round(peak_memory_mb(trainer.device), 1), resumes=trainer.resumes)
@@ -244,6 +245,7 @@ def eval_run(path: str | Path, split: str = "test", device: str = "auto",
     metrics = evaluate(model, splits[split], Path(out_dir) if out_dir else None, dev)
     if split == "test":
         metrics.update(label_evaluation(model, splits, dev, Path(out_dir) if out_dir else None))
+        metrics.update(model.final_evaluation(splits, dev, Path(out_dir) if out_dir else None))
     run_dir = Path(path) if Path(path).is_dir() else Path(path).parent
     desc = describe_device(dev, resolve_bf16(cfg.train.precision, dev))
     prov = _eval_provenance(cfg, desc, state, version, time.perf_counter() - start)

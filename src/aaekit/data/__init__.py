@@ -26,6 +26,8 @@ class ArrayDataset:
     x: torch.Tensor
     y: torch.Tensor | None
     image_shape: tuple[int, ...]
+    # each image's position in the file it came from (MNIST's training or test file, the user's array)
+    index: torch.Tensor | None = None
 
     def __len__(self) -> int:
         return len(self.x)
@@ -40,7 +42,8 @@ class ArrayDataset:
 
     def subset(self, index: np.ndarray | torch.Tensor) -> ArrayDataset:
         index = torch.as_tensor(index)
-        return ArrayDataset(self.x[index], None if self.y is None else self.y[index], self.image_shape)
+        return ArrayDataset(self.x[index], None if self.y is None else self.y[index], self.image_shape,
+                            None if self.index is None else self.index[index])
 
 
 @dataclass
@@ -61,7 +64,7 @@ class Splits:
 def _dataset(x: np.ndarray, y: np.ndarray | None) -> ArrayDataset:
     image_shape = tuple(x.shape[1:])
     flat = torch.from_numpy(np.ascontiguousarray(x).reshape(len(x), -1))
-    return ArrayDataset(flat, None if y is None else torch.from_numpy(y), image_shape)
+    return ArrayDataset(flat, None if y is None else torch.from_numpy(y), image_shape, torch.arange(len(x)))
 
 
 def hide_labels(data: ArrayDataset, n_labelled: int, seed: int) -> ArrayDataset:
@@ -85,7 +88,7 @@ def hide_labels(data: ArrayDataset, n_labelled: int, seed: int) -> ArrayDataset:
     y = torch.full_like(data.y, -1)
     index = torch.cat(keep)
     y[index] = data.y[index]
-    return ArrayDataset(data.x, y, data.image_shape)
+    return ArrayDataset(data.x, y, data.image_shape, data.index)
 
 
 def load_splits(cfg: DataConfig, seed: int = 0) -> Splits:

@@ -80,6 +80,8 @@ class BatchLoader:
         self.seed = seed
         self.device = torch.device(device)
         self.rank, self.world = rank, world
+        self._labelled: torch.Tensor | None = None  # positions of the labelled images
+        self._pass: tuple[int, torch.Tensor] | None = None  # the last labelled pass's permutation
         last = len(self.x) % batch_size
         self.drop_last = drop_last or last % world != 0
         if self.drop_last and last and not drop_last:
@@ -88,6 +90,33 @@ class BatchLoader:
     def __len__(self) -> int:
         n = len(self.x)
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+
+    def labelled(self, step: int) -> Batch:
+        """The labelled mini-batch of global step ``step`` (phases with ``source="labelled"``): the
+        labelled images (label >= 0) in a stream of seeded permutations, one per pass over them,
+        seeded by (seed, pass) alone; step s takes the stream's images s*B to (s+1)*B - 1. So every
+        labelled image is drawn once per pass, and a resumed run draws what an uninterrupted one would."""
+        if self._labelled is None:
+            if self.y is None or not bool((self.y >= 0).any()):
+                raise ValueError("a phase trains on labelled images, and the training set has none")
+            self._labelled = (self.y >= 0).nonzero().squeeze(1)
+        pool, b = self._labelled, self.batch_size
+        n = len(pool)
+        first, last = step * b // n, ((step + 1) * b - 1) // n
+        stream = torch.cat([self._labelled_pass(c) for c in range(first, last + 1)])
+        idx = pool[stream[step * b - first * n : (step + 1) * b - first * n].to(pool.device)]
+        if self.world == 1:
+            return Batch(to_float(self.x[idx]), self.y[idx], step)
+        share = len(idx) // self.world
+        mine = idx[self.rank * share : (self.rank + 1) * share]
+        return Batch(to_float(self.x[mine]), self.y[mine], step, global_n=len(idx), global_y=self.y[idx],
+                     start=self.rank * share)
+
+    def _labelled_pass(self, c: int) -> torch.Tensor:
+        if self._pass is None or self._pass[0] != c:
+            g = torch.Generator().manual_seed(self.seed * 1_000_003 + 500_009 + c)  # apart from the epochs' seeds
+            self._pass = (c, torch.randperm(len(self._labelled), generator=g))
+        return self._pass[1]
 
     def permutation(self, epoch: int) -> torch.Tensor:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)

@@ -5,11 +5,12 @@ from __future__ import annotations
 from aaekit.config import Config
 from aaekit.models.aae import AAE
 from aaekit.models.base import Model, Phase
+from aaekit.models.semisupervised import SemiSupervisedAAE
 from aaekit.models.supervised import LabelPriorAAE, SupervisedAAE
 from aaekit.models.vae import VAE
 from aaekit.priors import build_prior
 
-__all__ = ["AAE", "VAE", "LabelPriorAAE", "Model", "Phase", "SupervisedAAE", "build_model"]
+__all__ = ["AAE", "VAE", "LabelPriorAAE", "Model", "Phase", "SemiSupervisedAAE", "SupervisedAAE", "build_model"]
 
 
 def build_model(cfg: Config, x_dim: int) -> Model:
@@ -27,6 +28,8 @@ def build_model(cfg: Config, x_dim: int) -> Model:
     if m.kind == "supervised_aae":
         return SupervisedAAE(discriminator_hidden=m.discriminator_hidden, n_classes=m.n_classes,
                              adversary_sees_label=m.adversary_sees_label, **common)
+    if m.kind == "semisupervised_aae":
+        return SemiSupervisedAAE(discriminator_hidden=m.discriminator_hidden, n_classes=m.n_classes, **common)
     if m.kind == "label_aae":
         return LabelPriorAAE(discriminator_hidden=m.discriminator_hidden, **common)
     raise ValueError(f"unknown model kind {m.kind!r}")

@@ -29,6 +29,9 @@ class Phase:
     optimizer: OptimConfig  # the model's default; the config's train.optim.<name> overrides it
     loss: Callable[[Batch], LossOutput]
     every: int = 1  # run on every n-th batch only
+    # the images the phase trains on: "all" (the epoch's mini-batch) or "labelled" (its own
+    # mini-batch of the labelled images, drawn by BatchLoader.labelled from (seed, step))
+    source: str = "all"
 
 
 class Model(nn.Module):
@@ -114,4 +117,9 @@ class Model(nn.Module):
         return out
 
     def extra_diagnostics(self, x: torch.Tensor, z: torch.Tensor, y: torch.Tensor | None = None) -> dict[str, float]:
+        return {}
+
+    def final_evaluation(self, splits, device, out_dir) -> dict:
+        """Measures (and files in ``out_dir``, where given) a model adds to metrics.json once trained,
+        beside ``evaluate``'s on the test split; none here."""
         return {}

@@ -60,6 +60,23 @@ def plot_codes(ax, z: np.ndarray, y: np.ndarray | None, title: str = "",
     return sc
 
 
+def save_confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, path: str | Path,
+                   title: str = "") -> Path:
+    """The confusion matrix (rows: true class, columns: predicted), counts in each cell."""
+    from sklearn.metrics import confusion_matrix
+
+    m = confusion_matrix(y_true, y_pred, labels=list(range(n_classes)))
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    ax.imshow(np.log1p(m), cmap="Blues")
+    for (i, j), v in np.ndenumerate(m):
+        ax.text(j, i, str(v), ha="center", va="center", fontsize=6, color="black" if i != j else "white")
+    ax.set(xlabel="predicted", ylabel="true", xticks=range(n_classes), yticks=range(n_classes), title=title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)
+
+
 def save_codes(z: np.ndarray, y: np.ndarray | None, path: str | Path, title: str = "",
                prior: np.ndarray | None = None) -> Path:
     fig, ax = plt.subplots(figsize=(5, 5))

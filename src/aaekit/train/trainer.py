@@ -176,6 +176,9 @@ class Trainer:
                 f"config train.optim names phase '{sorted(unknown)[0]}', but the {model.kind} "
                 f"model's phases are {', '.join(names)}"
             )
+        if any(p.source == "labelled" for p in phases) and (train.y is None or not bool((train.y >= 0).any())):
+            raise ConfigError(f"the {model.kind} model's {', '.join(p.name for p in phases if p.source == 'labelled')} "
+                              "phase trains on labelled images, and the training set has none (data.labelled)")
         for phase in phases:
             opt = optim_config(tc.optim.get(phase.name, {}), phase.optimizer,
                                f"train.optim.{phase.name}")
@@ -378,12 +381,15 @@ class Trainer:
             dynamic_ncols=True,
         )
         for i, batch in enumerate(bar):
+            labelled = None
             for s in self.states:
                 if batch.step % s.phase.every:
                     continue
+                if s.phase.source == "labelled" and labelled is None:
+                    labelled = self.loader.labelled(batch.step)
                 s.optimizer.zero_grad(set_to_none=True)
                 with self.autocast():
-                    out = s.run(batch)
+                    out = s.run(labelled if s.phase.source == "labelled" else batch)
                 loss, extras = out if isinstance(out, tuple) else (out, {})
                 # Gradients only for this phase's parameters: the generator phase backpropagates
                 # through the discriminator without filling the discriminator's grads.

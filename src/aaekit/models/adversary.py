@@ -1,0 +1,53 @@
+"""The adversarial part as a reusable piece: a prior, a discriminator and an optional side input.
+
+A model holds one (the AAE's code) or several (the semi-supervised AAE: Cat(10) on the class y,
+N(0, I) on the style z) and calls the two losses from its discriminator and generator phases.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aaekit.nets import MLP
+from aaekit.priors import Prior
+
+
+class Adversary(nn.Module):
+    """A discriminator that tells samples of ``prior`` ("real", target 1) from codes ("fake", 0),
+    seeing ``side`` (e.g. a one-hot label) beside each when ``side_dim`` > 0. Losses on logits."""
+
+    def __init__(self, prior: Prior, hidden: Sequence[int] = (1000, 1000), init_std: float | None = 0.01,
+                 side_dim: int = 0) -> None:
+        super().__init__()
+        self.prior = prior
+        self.net = MLP(prior.dim + side_dim, hidden, 1, init_std)
+
+    def logits(self, z: torch.Tensor, side: torch.Tensor | None = None) -> torch.Tensor:
+        """The discriminator's logits ("real" > 0), in fp32."""
+        return self.net(z if side is None else torch.cat([z, side.to(z.dtype)], 1)).squeeze(1).float()
+
+    def discriminator_loss(self, codes: torch.Tensor, real: torch.Tensor, side: torch.Tensor | None = None):
+        """Loss of the discriminator on ``real`` prior samples and (detached) ``codes``, and its
+        accuracy on each; one forward pass over both."""
+        n = len(real)
+        logits = self.logits(torch.cat([real, codes.detach().to(real.dtype)]),
+                             None if side is None else torch.cat([side, side]))
+        real_logits, fake_logits = logits[:n], logits[n:]
+        loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+                + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+        return loss, (real_logits > 0).float().mean(), (fake_logits < 0).float().mean()
+
+    def generator_loss(self, codes: torch.Tensor, side: torch.Tensor | None = None) -> torch.Tensor:
+        """The encoder's loss: make the discriminator call its ``codes`` real."""
+        logits = self.logits(codes, side)
+        return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+
+    @torch.no_grad()
+    def accuracies(self, codes: torch.Tensor) -> tuple[float, float]:
+        """Held-out accuracy on as many prior samples as ``codes``, and on the codes."""
+        real = self.prior.sample(len(codes), device=codes.device)
+        return (self.logits(real) > 0).float().mean().item(), (self.logits(codes) < 0).float().mean().item()

@@ -1,0 +1,155 @@
+"""The semi-supervised adversarial autoencoder (paper, Sec. 5, Fig. 8).
+
+The encoder q(y, z | x) has one 2 x 1000 ReLU trunk and two heads: a softmax over the classes, y,
+and a style z. The decoder p(x | y, z) takes [y, z]. Two adversaries, each with its own
+discriminator, push y onto Cat(n_classes) (one-hot draws) and z onto N(0, I). Each mini-batch
+runs the reconstruction phase, the regularization phases (both discriminators, then the encoder
+against both) and the semi-supervised classification phase, whose cross-entropy of q(y | x) is
+taken on its own mini-batch of labelled images (``Phase.source = "labelled"``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from aaekit.config import OptimConfig
+from aaekit.data.loader import Batch
+from aaekit.models.aae import ADVERSARIAL_SGD, AUTOENCODER_SGD, PAPER_MILESTONES
+from aaekit.models.adversary import Adversary
+from aaekit.models.base import Model, Phase
+from aaekit.nets import MLP
+from aaekit.priors import Categorical, Joint, Prior
+
+# PAPER.md sec. 3 [memory]: the semi-supervised cost at lr 0.1 -> 0.01 (epoch 50) -> 0.001 (epoch
+# 1000); its momentum is not recorded: the autoencoder's 0.9 (the encoder is the autoencoder's).
+CLASSIFICATION_SGD = OptimConfig("sgd", lr=0.1, momentum=0.9, milestones=PAPER_MILESTONES)
+
+
+class SemiSupervisedAAE(Model):
+    """``code_dim`` is the style's dimension; the model's code is [y, z], ``n_classes + code_dim``
+    wide, with the joint prior Cat(n_classes) x ``prior``. ``classify=False`` drops the
+    classification phase (the unsupervised clustering model of Sec. 6)."""
+
+    kind = "semisupervised_aae"
+
+    def __init__(self, x_dim: int, code_dim: int, prior: Prior, n_classes: int = 10,
+                 encoder_hidden: Sequence[int] = (1000, 1000), decoder_hidden: Sequence[int] = (1000, 1000),
+                 discriminator_hidden: Sequence[int] = (1000, 1000), init_std: float | None = 0.01,
+                 recon_loss: str = "sse", input_noise: float = 0.0, classify: bool = True) -> None:
+        categorical = Categorical(n_classes)
+        super().__init__(x_dim, n_classes + code_dim, Joint(categorical, prior), recon_loss, input_noise)
+        self.n_classes, self.style_dim, self.classify = n_classes, code_dim, classify
+        self.encoder = MLP(x_dim, encoder_hidden, n_classes + code_dim, init_std)
+        self.decoder = MLP(n_classes + code_dim, decoder_hidden, x_dim, init_std)
+        self.adversaries = nn.ModuleDict({
+            "y": Adversary(categorical, discriminator_hidden, init_std),
+            "z": Adversary(prior, discriminator_hidden, init_std),
+        })
+
+    # -- the encoder's two heads -------------------------------------------------------------
+    def heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Class logits and style of ``x``."""
+        out = self.encoder(x)
+        return out[:, : self.n_classes], out[:, self.n_classes :]
+
+    @staticmethod
+    def _code(logits: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
+        return torch.cat([F.softmax(logits.float(), 1).to(z.dtype), z], 1)
+
+    def encode(self, x):
+        return self._code(*self.heads(x))
+
+    def decode_logits(self, z, y=None):
+        return self.decoder(z)
+
+    @torch.no_grad()
+    def classify_images(self, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+        """The predicted class (argmax of q(y | x)) of each image."""
+        return torch.cat([self.heads(x[i : i + batch_size])[0].argmax(1) for i in range(0, len(x), batch_size)])
+
+    # -- phases ------------------------------------------------------------------------------
+    def phases(self) -> list[Phase]:
+        ae = [*self.encoder.parameters(), *self.decoder.parameters()]
+        phases = [
+            Phase("reconstruction", ae, AUTOENCODER_SGD, self.reconstruction_loss),
+            Phase("discriminator", list(self.adversaries.parameters()), ADVERSARIAL_SGD, self.discriminator_loss),
+            Phase("generator", list(self.encoder.parameters()), ADVERSARIAL_SGD, self.generator_loss),
+        ]
+        if self.classify:
+            phases.append(Phase("classification", list(self.encoder.parameters()), CLASSIFICATION_SGD,
+                                self.classification_loss, source="labelled"))
+        return phases
+
+    def reconstruction_loss(self, batch: Batch) -> torch.Tensor:
+        return self.reconstruction_error(self.decoder(self.encode(self.noisy(batch))), batch.x)
+
+    def discriminator_loss(self, batch: Batch):
+        # the heads with their graph: the generator phase of this batch reuses them (the encoder
+        # has not changed in between: the same numbers, one encoder pass fewer)
+        logits, z = self.heads(self.noisy(batch))
+        y = F.softmax(logits.float(), 1)
+        batch.cache["heads"] = (y, z)
+        device = batch.x.device
+        real_y, real_z = batch.draw(lambda _, m: (self.adversaries["y"].prior.sample(m, device=device),
+                                                  self.adversaries["z"].prior.sample(m, device=device)))
+        loss_y, prior_y, codes_y = self.adversaries["y"].discriminator_loss(y, real_y)
+        loss_z, prior_z, codes_z = self.adversaries["z"].discriminator_loss(z, real_z)
+        return loss_y + loss_z, {"d_acc_prior_y": prior_y, "d_acc_codes_y": codes_y,
+                                 "d_acc_prior_z": prior_z, "d_acc_codes_z": codes_z}
+
+    def generator_loss(self, batch: Batch) -> torch.Tensor:
+        heads = batch.cache.pop("heads", None)
+        if heads is None:
+            logits, z = self.heads(self.noisy(batch))
+            heads = F.softmax(logits.float(), 1), z
+        y, z = heads
+        return self.adversaries["y"].generator_loss(y) + self.adversaries["z"].generator_loss(z)
+
+    def classification_loss(self, batch: Batch):
+        """Cross-entropy of q(y | x) on a mini-batch of labelled images."""
+        logits = self.heads(self.noisy(batch))[0].float()
+        return F.cross_entropy(logits, batch.y), {"accuracy": (logits.argmax(1) == batch.y).float().mean()}
+
+    # -- measures ----------------------------------------------------------------------------
+    def extra_diagnostics(self, x, z, y=None):
+        """Classification error (%, on the labelled images among ``x``) and each discriminator's
+        held-out accuracy on prior samples and on the codes."""
+        code_y, code_z = z[:, : self.n_classes], z[:, self.n_classes :]
+        out = {}
+        for name, codes in (("y", code_y), ("z", code_z)):
+            out[f"d_acc_prior_{name}"], out[f"d_acc_codes_{name}"] = self.adversaries[name].accuracies(codes)
+        if y is not None and bool((y >= 0).any()):
+            known = y >= 0
+            out["error_pct"] = 100 * (code_y[known].argmax(1) != y[known]).float().mean().item()
+        return out
+
+    def final_evaluation(self, splits, device, out_dir: Path | None) -> dict[str, Any]:
+        """Test and validation error (%); with ``out_dir``, the test predictions
+        (``test_predictions.npy``), the labelled training images' indices in the MNIST training
+        file (``labelled_indices.npy``) and the test confusion matrix (``confusion.png``)."""
+        out: dict[str, Any] = {}
+        preds = {}
+        for split in ("val", "test"):
+            data = splits[split]
+            if data.y is None:
+                continue
+            preds[split] = self.classify_images(data.floats(device)).cpu()
+            out[f"{split}_error_pct"] = 100 * (preds[split] != data.y).float().mean().item()
+        train_y = splits.train.y
+        out["n_labelled"] = int((train_y >= 0).sum()) if train_y is not None else 0
+        if out_dir is not None and "test" in preds:
+            from aaekit.report import figures
+
+            np.save(out_dir / "test_predictions.npy", preds["test"].numpy())
+            if splits.train.index is not None and train_y is not None:
+                np.save(out_dir / "labelled_indices.npy", splits.train.index[train_y >= 0].numpy())
+            figures.save_confusion(splits.test.y.numpy(), preds["test"].numpy(), self.n_classes,
+                                   out_dir / "confusion.png", title=f"test error {out['test_error_pct']:.2f} %")
+        return out
