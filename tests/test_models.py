@@ -49,7 +49,7 @@ def test_discriminator_calls_prior_samples_real():
     with torch.no_grad():
         m.encoder[-1].weight.zero_()
         m.encoder[-1].bias.fill_(100.0)
-    m.discriminator = MLP(2, (), 1, init_std=None)
+    m.adversary.net = MLP(2, (), 1, init_std=None)
     with torch.no_grad():  # logit = 10 - 0.2 * (z1 + z2): > 0 near the prior, < 0 at (100, 100)
         m.discriminator[0].weight.fill_(-0.2)
         m.discriminator[0].bias.fill_(10.0)
@@ -106,3 +106,12 @@ def test_alive_units_counts_silenced_relus():
     with torch.no_grad():
         net[0].bias[:3] = -100.0  # three of twelve hidden units can never fire
     assert net.alive_units(x) <= 9 / 12
+
+
+def test_checkpoints_naming_the_discriminator_still_load():
+    """Before the adversary was its own piece, a state dict named its net ``discriminator.*``."""
+    a, b = small_aae(), small_aae()
+    old = {k.replace("adversary.net.", "discriminator."): v for k, v in a.state_dict().items()}
+    assert any(k.startswith("discriminator.") for k in old)
+    b.load_state_dict(old)
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())

@@ -129,7 +129,7 @@ def test_semisupervised_run_learns_and_writes_its_predictions(tiny):
     assert 100 * (preds != splits.test.y.numpy()).mean() == pytest.approx(doc["metrics"]["test_error_pct"])
     idx = np.load(out / "labelled_indices.npy")
     assert len(idx) == 20 and len(set(idx.tolist())) == 20
-    assert (out / "confusion.png").is_file()
+    assert (out / "confusion.png").is_file() and (out / "style.png").is_file()
     rows = (out / "log.csv").read_text().splitlines()
     assert "val_error_pct" in rows[0] and "classification_loss" in rows[0] and len(rows) == 7
 
@@ -140,3 +140,24 @@ def test_semisupervised_needs_labels(tiny):
     with pytest.raises(ConfigError, match="style prior is gaussian"):
         tiny(model={"kind": "semisupervised_aae"}, prior={"kind": "mog"})
     assert isinstance(build_model(semi(tiny), 64), SemiSupervisedAAE)
+
+
+def test_classifier_only_baseline_trains_the_class_head_alone(tiny):
+    cfg = semi(tiny, epochs=3)
+    cfg.model.classifier_only = True
+    t = make(cfg)
+    assert [s.phase.name for s in t.states] == ["classification"]
+    decoder = [p.clone() for p in t.model.decoder.parameters()]
+    t.fit()
+    assert all(torch.equal(a, b) for a, b in zip(decoder, t.model.decoder.parameters(), strict=True))
+    assert t.history[-1]["val_error_pct"] < 30
+    with pytest.raises(Exception, match="only the semisupervised_aae has it"):
+        tiny(model={"kind": "aae", "classifier_only": True})
+
+
+def test_style_grid_puts_each_style_with_every_class(tiny):
+    model = build_model(semi(tiny), 64)
+    x = torch.rand(3, 64)
+    grid = model.style_grid(x)
+    assert grid.shape == (3 * 5, 64) and torch.equal(grid[0], x[0]) and torch.equal(grid[5], x[1])
+    assert not torch.equal(grid[1], grid[2])  # one style, two classes: two images

@@ -5,6 +5,7 @@ import torch
 
 from aaekit.data import load_splits
 from aaekit.models import build_model
+from aaekit.nets import MLP
 from aaekit.train import CheckpointError, Trainer, TrainingDiverged
 from aaekit.train.trainer import cpu_has_bf16
 
@@ -197,7 +198,8 @@ def test_compiled_nets_learn_what_eager_nets_learn(tiny):
                                    "compile": mode}))
         runs[mode] = t.fit()[-1], params(t), t.model.state_dict().keys()
         # each net is compiled in place (nn.Module.compile), or left eager
-        assert all((net._compiled_call_impl is not None) == (mode != "none") for net in t.model.children())
+        nets = [m for m in t.model.modules() if isinstance(m, MLP)]
+        assert len(nets) == 3 and all((net._compiled_call_impl is not None) == (mode != "none") for net in nets)
     (eager, p0, k0), (compiled, p1, k1) = runs["none"], runs["default"]
     assert k0 == k1
     for a, b in zip(p0, p1, strict=True):

@@ -63,6 +63,9 @@ class ModelConfig:
     # supervised_aae only, not in the paper: the discriminator also sees the label beside the code
     # (and beside each prior sample), which pushes every class's styles onto the same prior.
     adversary_sees_label: bool = False
+    # semisupervised_aae only: train the encoder's class head on the labelled images alone (the
+    # classification phase only), the paper's "NN baseline" row of Table 2.
+    classifier_only: bool = False
 
 
 @dataclass
@@ -253,6 +256,9 @@ def validate(cfg: Config) -> Config:
         )
     if cfg.model.kind == "supervised_aae" and cfg.data.labelled is not None:
         raise ConfigError("config key 'data.labelled': the supervised_aae needs every training label; set it to null")
+    if cfg.model.classifier_only and cfg.model.kind != "semisupervised_aae":
+        raise ConfigError(f"config key 'model.classifier_only': only the semisupervised_aae has it, not "
+                          f"{cfg.model.kind!r}")
     if cfg.model.kind == "semisupervised_aae" and cfg.prior.kind != "gaussian":
         raise ConfigError(f"config key 'prior.kind': the semisupervised_aae's style prior is gaussian (its class "
                           f"prior is Cat(model.n_classes)), not {cfg.prior.kind!r}")

@@ -17,7 +17,6 @@ import torch
 
 from aaekit.config import Config, ConfigError, DataConfig, from_dict, save_config
 from aaekit.data import ArrayDataset, DataError, Splits, load_splits
-from aaekit.metrics.labels import label_evaluation
 from aaekit.metrics.parzen import DEFAULT_SIGMAS
 from aaekit.models import Model, build_model
 from aaekit.report import figures
@@ -132,7 +131,6 @@ def _fit_and_evaluate(trainer: Trainer, cfg: Config, splits: Splits, resume: boo
     cfg.train.optim = trainer.resolved_optim()
     save_config(cfg, trainer.run_dir / "config.yaml")
     metrics = evaluate(model, splits.test, trainer.run_dir, trainer.device)
-    metrics.update(label_evaluation(model, splits, trainer.device, trainer.run_dir))
     metrics.update(model.final_evaluation(splits, trainer.device, trainer.run_dir))
     metrics["val"] = {k[4:]: v for k, v in trainer.history[-1].items() if k.startswith("val_")}
     prov = provenance(cfg, trainer.device_description, trainer.wall_time, trainer.epoch, command, version)
@@ -244,7 +242,6 @@ def eval_run(path: str | Path, split: str = "test", device: str = "auto",
     splits: Splits = load_splits(_with_data_dir(cfg, data_dir).data, seed=cfg.seed)
     metrics = evaluate(model, splits[split], Path(out_dir) if out_dir else None, dev)
     if split == "test":
-        metrics.update(label_evaluation(model, splits, dev, Path(out_dir) if out_dir else None))
         metrics.update(model.final_evaluation(splits, dev, Path(out_dir) if out_dir else None))
     run_dir = Path(path) if Path(path).is_dir() else Path(path).parent
     desc = describe_device(dev, resolve_bf16(cfg.train.precision, dev))

@@ -11,13 +11,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 
 from aaekit.data import ArrayDataset, Splits
 from aaekit.metrics.classifier import load_classifier, train_classifier
-from aaekit.models import LabelPriorAAE, Model, SupervisedAAE
+from aaekit.models.base import Model
+
+if TYPE_CHECKING:
+    from aaekit.models.supervised import LabelPriorAAE, SupervisedAAE
 
 
 @torch.no_grad()
@@ -69,11 +72,3 @@ def component_walks(model: LabelPriorAAE, out_dir: Path, image_shape, steps: int
     figures.save_grid(model.decode(points).float().cpu().numpy(), image_shape, out_dir / "walks.png", ncol=steps,
                       title=f"decoded along each component of the {type(model.prior).__name__} prior (row k: label k)")
 
-
-def label_evaluation(model: Model, splits: Splits, device, out_dir: Path | None = None) -> dict[str, Any]:
-    """The label models' extra test measures and figures; nothing for the other models."""
-    if isinstance(model, SupervisedAAE):
-        return style_metrics(model, splits, device, out_dir)
-    if isinstance(model, LabelPriorAAE) and out_dir is not None and len(splits.test.image_shape) >= 2:
-        component_walks(model, out_dir, splits.test.image_shape)
-    return {}

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-import torch.nn.functional as F
 
 from aaekit.config import OptimConfig
 from aaekit.data.loader import Batch
+from aaekit.models.adversary import Adversary
 from aaekit.models.base import Model, Phase
 from aaekit.nets import MLP
 from aaekit.priors import Prior
@@ -42,7 +42,13 @@ class AAE(Model):
         super().__init__(x_dim, code_dim, prior, recon_loss, input_noise)
         self.encoder = MLP(x_dim, encoder_hidden, code_dim, init_std)
         self.decoder = MLP(code_dim + decoder_side, decoder_hidden, x_dim, init_std)
-        self.discriminator = MLP(code_dim + discriminator_side, discriminator_hidden, 1, init_std)
+        self.adversary = Adversary(prior, discriminator_hidden, init_std, discriminator_side)
+        self._register_load_state_dict_pre_hook(_rename_discriminator)
+
+    @property
+    def discriminator(self) -> MLP:
+        """The adversary's net (``adversary.net``)."""
+        return self.adversary.net
 
     def encode(self, x):
         return self.encoder(x)
@@ -54,7 +60,7 @@ class AAE(Model):
         ae = [*self.encoder.parameters(), *self.decoder.parameters()]
         return [
             Phase("reconstruction", ae, AUTOENCODER_SGD, self.reconstruction_loss),
-            Phase("discriminator", list(self.discriminator.parameters()), ADVERSARIAL_SGD,
+            Phase("discriminator", list(self.adversary.parameters()), ADVERSARIAL_SGD,
                   self.discriminator_loss),
             Phase("generator", list(self.encoder.parameters()), ADVERSARIAL_SGD, self.generator_loss),
         ]
@@ -74,33 +80,22 @@ class AAE(Model):
 
     def judge(self, z: torch.Tensor, side: torch.Tensor | None) -> torch.Tensor:
         """The discriminator's logits ("real" > 0) for codes ``z`` (beside ``side``), in fp32."""
-        return self.discriminator(z if side is None else torch.cat([z, side.to(z.dtype)], 1)).squeeze(1).float()
+        return self.adversary.logits(z, side)
 
     def discriminator_loss(self, batch: Batch):
-        n = len(batch.x)
         # The codes, with their graph: the discriminator's update leaves the encoder as it is, so
         # the generator phase of this batch backpropagates through these same codes instead of
         # encoding the batch again (the same numbers, one encoder pass fewer per step).
         codes = self.encoder(self.noisy(batch))
         batch.cache["codes"] = codes
-        fake = codes.detach()
         real, side = batch.draw(lambda y, m: self.prior_pairs(y, m, batch.x.device))
-        # one forward pass over prior samples and codes together
-        logits = self.judge(torch.cat([real, fake.to(real.dtype)]), None if side is None else torch.cat([side, side]))
-        real_logits, fake_logits = logits[:n], logits[n:]
-        loss = F.binary_cross_entropy_with_logits(
-            real_logits, torch.ones_like(real_logits)
-        ) + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits))
-        return loss, {
-            "d_acc_prior": (real_logits > 0).float().mean(),
-            "d_acc_codes": (fake_logits < 0).float().mean(),
-        }
+        loss, acc_prior, acc_codes = self.adversary.discriminator_loss(codes, real, side)
+        return loss, {"d_acc_prior": acc_prior, "d_acc_codes": acc_codes}
 
     def generator_loss(self, batch: Batch) -> torch.Tensor:
         side = self.side_input(batch.y, len(batch.x), batch.x.device)
         codes = batch.cache.pop("codes", None)
-        logits = self.judge(self.encoder(self.noisy(batch)) if codes is None else codes, side)
-        return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
+        return self.adversary.generator_loss(self.encoder(self.noisy(batch)) if codes is None else codes, side)
 
     def extra_diagnostics(self, x, z, y=None):
         """How well the discriminator tells held-out codes from as many prior samples."""
@@ -109,3 +104,10 @@ class AAE(Model):
             "d_acc_prior": (self.judge(real, side) > 0).float().mean().item(),
             "d_acc_codes": (self.judge(z, side) < 0).float().mean().item(),
         }
+
+
+def _rename_discriminator(state_dict, prefix, *args) -> None:
+    """Checkpoints from before the adversary was its own piece name its net ``discriminator.*``."""
+    old = prefix + "discriminator."
+    for key in [k for k in state_dict if k.startswith(old)]:
+        state_dict[prefix + "adversary.net." + key[len(old):]] = state_dict.pop(key)

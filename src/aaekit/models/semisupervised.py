@@ -35,17 +35,20 @@ CLASSIFICATION_SGD = OptimConfig("sgd", lr=0.1, momentum=0.9, milestones=PAPER_M
 class SemiSupervisedAAE(Model):
     """``code_dim`` is the style's dimension; the model's code is [y, z], ``n_classes + code_dim``
     wide, with the joint prior Cat(n_classes) x ``prior``. ``classify=False`` drops the
-    classification phase (the unsupervised clustering model of Sec. 6)."""
+    classification phase (the unsupervised clustering model of Sec. 6); ``classifier_only=True``
+    keeps only it (the supervised-only baseline of Table 2: the same encoder on the labelled images)."""
 
     kind = "semisupervised_aae"
 
     def __init__(self, x_dim: int, code_dim: int, prior: Prior, n_classes: int = 10,
                  encoder_hidden: Sequence[int] = (1000, 1000), decoder_hidden: Sequence[int] = (1000, 1000),
                  discriminator_hidden: Sequence[int] = (1000, 1000), init_std: float | None = 0.01,
-                 recon_loss: str = "sse", input_noise: float = 0.0, classify: bool = True) -> None:
+                 recon_loss: str = "sse", input_noise: float = 0.0, classify: bool = True,
+                 classifier_only: bool = False) -> None:
         categorical = Categorical(n_classes)
         super().__init__(x_dim, n_classes + code_dim, Joint(categorical, prior), recon_loss, input_noise)
-        self.n_classes, self.style_dim, self.classify = n_classes, code_dim, classify
+        self.n_classes, self.style_dim = n_classes, code_dim
+        self.classify, self.classifier_only = classify or classifier_only, classifier_only
         self.encoder = MLP(x_dim, encoder_hidden, n_classes + code_dim, init_std)
         self.decoder = MLP(n_classes + code_dim, decoder_hidden, x_dim, init_std)
         self.adversaries = nn.ModuleDict({
@@ -77,15 +80,16 @@ class SemiSupervisedAAE(Model):
     # -- phases ------------------------------------------------------------------------------
     def phases(self) -> list[Phase]:
         ae = [*self.encoder.parameters(), *self.decoder.parameters()]
+        classification = Phase("classification", list(self.encoder.parameters()), CLASSIFICATION_SGD,
+                               self.classification_loss, source="labelled")
+        if self.classifier_only:
+            return [classification]
         phases = [
             Phase("reconstruction", ae, AUTOENCODER_SGD, self.reconstruction_loss),
             Phase("discriminator", list(self.adversaries.parameters()), ADVERSARIAL_SGD, self.discriminator_loss),
             Phase("generator", list(self.encoder.parameters()), ADVERSARIAL_SGD, self.generator_loss),
         ]
-        if self.classify:
-            phases.append(Phase("classification", list(self.encoder.parameters()), CLASSIFICATION_SGD,
-                                self.classification_loss, source="labelled"))
-        return phases
+        return phases + [classification] if self.classify else phases
 
     def reconstruction_loss(self, batch: Batch) -> torch.Tensor:
         return self.reconstruction_error(self.decoder(self.encode(self.noisy(batch))), batch.x)
@@ -152,4 +156,18 @@ class SemiSupervisedAAE(Model):
                 np.save(out_dir / "labelled_indices.npy", splits.train.index[train_y >= 0].numpy())
             figures.save_confusion(splits.test.y.numpy(), preds["test"].numpy(), self.n_classes,
                                    out_dir / "confusion.png", title=f"test error {out['test_error_pct']:.2f} %")
+            if len(splits.test.image_shape) >= 2:
+                x = splits.test.floats(device)[:10]
+                figures.save_grid(self.style_grid(x).cpu().numpy(), splits.test.image_shape, out_dir / "style.png",
+                                  ncol=self.n_classes + 1, title="test image, then its style with each class")
         return out
+
+    @torch.no_grad()
+    def style_grid(self, x: torch.Tensor) -> torch.Tensor:
+        """Per image of ``x``: the image, then its style z decoded with each class's one-hot y (rows:
+        styles, columns: classes), flattened row by row."""
+        z = self.heads(x)[1].float()
+        n, k = len(x), self.n_classes
+        y = torch.eye(k, device=x.device).repeat(n, 1)
+        decoded = self.decode(torch.cat([y, z.repeat_interleave(k, 0)], 1)).float().reshape(n, k, -1)
+        return torch.cat([x[:, None].float(), decoded], 1).reshape(n * (k + 1), -1)

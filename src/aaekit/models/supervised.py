@@ -97,6 +97,12 @@ class SupervisedAAE(AAE):
                 out["style_label_probe"] = float(probe.score(codes[half:], labels[half:]))
         return out
 
+    def final_evaluation(self, splits, device, out_dir):
+        """Does the style hold the label, does the decoder draw the digit asked for (style.png)."""
+        from aaekit.metrics.labels import style_metrics
+
+        return style_metrics(self, splits, device, out_dir)
+
     def reconstruction_loss(self, batch: Batch) -> torch.Tensor:
         if batch.y is None:
             raise ValueError("the supervised AAE trains on labelled images; the data set has no labels")
@@ -127,6 +133,15 @@ class LabelPriorAAE(AAE):
         # an unlabelled image's sample comes from a uniformly drawn component: the whole mixture
         drawn = torch.where(y < 0, torch.randint_like(y, self.n_classes), y)
         return self.prior.sample(n, drawn, device=device), self.side_input(y, n, device)
+
+    def final_evaluation(self, splits, device, out_dir):
+        """Images decoded along each label's component (walks.png); its measure,
+        ``component_accuracy``, comes with every evaluation."""
+        if out_dir is not None and len(splits.test.image_shape) >= 2:
+            from aaekit.metrics.labels import component_walks
+
+            component_walks(self, out_dir, splits.test.image_shape)
+        return {}
 
     def extra_diagnostics(self, x, z, y=None):
         """The AAE's discriminator accuracies (with the held-out labels) and the share of codes that

@@ -26,6 +26,7 @@ from aaekit.config import Config, ConfigError, OptimConfig, optim_config, valid_
 from aaekit.data import ArrayDataset, BatchLoader
 from aaekit.data.loader import Batch
 from aaekit.models.base import LossOutput, Model, Phase
+from aaekit.nets import MLP
 from aaekit.train import distributed
 from aaekit.train.checkpoint import (
     CheckpointError,
@@ -150,8 +151,8 @@ class Trainer:
         self.bf16 = resolve_bf16(tc.precision, self.device)
         self.model = model.to(self.device)
         if tc.compile != "none":  # in place: the state dict keeps its names
-            for net in model.children():
-                if any(True for _ in net.parameters()):
+            for net in model.modules():
+                if isinstance(net, MLP):
                     net.compile(mode=tc.compile)
         self.run_dir = Path(run_dir) if run_dir else cfg.run_dir
         self.main = distributed.is_main()
