@@ -47,7 +47,20 @@ LABEL_MEASURES = [  # (metrics.json key, name in the table)
     ("component_accuracy", "own component"),
     ("style_label_accuracy", "label from style"),
     ("decoded_label_accuracy", "decoded digit read right"),
+    ("test_error_pct", "classification error %"),
 ]
+
+
+def _d_accuracies(docs: list[dict[str, Any]]) -> str:
+    """Each discriminator's test accuracy on prior samples / on codes (``_y``, ``_z``: the
+    semi-supervised AAE's two)."""
+    parts = []
+    for suffix in ("", "_y", "_z"):
+        acc = [d["metrics"].get(f"d_acc_prior{suffix}") for d in docs]
+        codes = [d["metrics"].get(f"d_acc_codes{suffix}") for d in docs]
+        if acc[0] is not None:
+            parts.append(f"{suffix[1:] + ': ' if suffix else ''}{_fmt(acc, '{:.2f}')} / {_fmt(codes, '{:.2f}')}")
+    return "; ".join(parts) or "–"
 
 
 def _label_measures(docs: list[dict[str, Any]]) -> str:
@@ -91,9 +104,7 @@ def render(results: Path) -> str:
                 cells.append(f"{_fmt([d['metrics'].get('code_std') for d in docs], '{:.2f}')} "
                              f"({_fmt([d['metrics'].get('prior_std') for d in docs[:1]], '{:.2f}')})")
             elif header.startswith("D acc"):
-                acc = [d["metrics"].get("d_acc_prior") for d in docs]
-                codes = [d["metrics"].get("d_acc_codes") for d in docs]
-                cells.append("–" if acc[0] is None else f"{_fmt(acc, '{:.2f}')} / {_fmt(codes, '{:.2f}')}")
+                cells.append(_d_accuracies(docs))
             elif header.startswith("label measures"):
                 cells.append(_label_measures(docs))
             elif header == "wall time":
