@@ -1,13 +1,15 @@
 """Is resume exact on a GPU? Runs stopped and resumed, or killed and resumed, against one uninterrupted run.
 
-For each precision (fp32, bf16) the demo's AAE (configs/demo.yaml: the paper's 784-1000-1000-2 nets,
-mixture prior) trains ``--epochs`` epochs on ``--subset`` MNIST training images three ways, each in its
-own process through the CLI: uninterrupted; stopped after ``--stop`` epochs and resumed with
-``--resume``; and killed with SIGKILL part-way through epoch ``--stop + 1`` (the moment is timed, so
-it falls wherever it falls), then resumed. Reported: whether the final weights, optimizer state and
-per-epoch log of each equal the uninterrupted run's, bit for bit, and their largest difference.
+For each precision (fp32, bf16) an experiment (``--config``, by default configs/demo.yaml: the
+paper's 784-1000-1000-2 nets, mixture prior) trains ``--epochs`` epochs on ``--subset`` MNIST
+training images three ways, each in its own process through the CLI: uninterrupted; stopped after
+``--stop`` epochs and resumed with ``--resume``; and killed with SIGKILL part-way through epoch
+``--stop + 1`` (the moment is timed, so it falls wherever it falls), then resumed. Reported:
+whether the final weights, optimizer state and per-epoch log of each equal the uninterrupted
+run's, bit for bit, and their largest difference.
 
-    python benchmarks/cuda_resume.py [--device cuda] [--epochs 4] [--stop 2] [--out results/bench/cuda_resume.json]
+    python benchmarks/cuda_resume.py [--config configs/demo.yaml] [--epochs 4] [--stop 2]
+        [--out results/bench/cuda_resume.json]
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def train(out: Path, epochs: int, args, resume: bool = False, wait: bool = True):
-    cmd = [sys.executable, "-m", "aaekit", "train", str(ROOT / "configs" / "demo.yaml"), "--out", str(out),
+    cmd = [sys.executable, "-m", "aaekit", "train", str(ROOT / args.config), "--out", str(out),
            "--set", f"train.epochs={epochs}", "--set", f"data.train_subset={args.subset}",
            "--set", f"train.device={args.device}", "--set", f"train.precision={args.precision}",
            "--set", "train.progress=false", *(["--resume"] if resume else ["--overwrite"])]
@@ -68,6 +70,7 @@ def compare(a: Path, b: Path) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="cuda")
+    p.add_argument("--config", default="configs/demo.yaml", help="the experiment, relative to the repository")
     p.add_argument("--epochs", type=int, default=4)
     p.add_argument("--stop", type=int, default=2)
     p.add_argument("--subset", type=int, default=10000, help="MNIST training images")
@@ -109,7 +112,7 @@ def main() -> None:
     if args.commit:  # a copy of the tree on another machine: its .git (if any) need not be the code's
         version = {"git_commit": args.commit, "git_commit_source": "given with --commit", "git_seen_there": version}
     doc = {"benchmark": "cuda_resume", "results": result,
-           "setup": {"config": "configs/demo.yaml", "subset": args.subset, "epochs": args.epochs, "stop": args.stop},
+           "setup": {"config": args.config, "subset": args.subset, "epochs": args.epochs, "stop": args.stop},
            "provenance": {**version, "torch": torch.__version__,
                           "device": describe_device(device, False).rsplit(",", 1)[0],  # both precisions ran
                           "wall_time_s": round(time.perf_counter() - start, 1),
