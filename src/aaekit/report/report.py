@@ -256,10 +256,12 @@ def render_bench(folder: Path) -> list[str]:
         for k, v in m["groups"].items():
             lines.append(f"| {k} | {v['share']:.0%} | {v['ms_per_step']:.1f} |")
         lines.append("")
-    cr = _bench(folder, "cuda_resume")
-    if cr:
-        device = cr["provenance"]["device"].rsplit(",", 1)[0]  # the precisions are the table's
-        lines += ["### Exact resume on a GPU", "", f"`{cr['provenance']['command']}` ({device}, "
+    for path in sorted(folder.glob("cuda_resume*.json")):
+        cr = json.loads(path.read_text())
+        device = cr["provenance"]["device"].rsplit(",", 1)[0] if "," in cr["provenance"]["device"] else \
+            cr["provenance"]["device"]  # the precisions are the table's
+        lines += [f"### Exact resume on a GPU: {cr['setup']['config']}", "",
+                  f"`{cr['provenance']['command']}` ({device}, "
                   f"torch {cr['provenance']['torch']}): final weights, optimizer state and per-epoch log of a run "
                   "stopped and resumed, and of one killed (SIGKILL) part-way and resumed, against one "
                   "uninterrupted run.", "", "| precision | how | weights | optimizer state | log |",
