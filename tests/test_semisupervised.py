@@ -161,3 +161,21 @@ def test_style_grid_puts_each_style_with_every_class(tiny):
     grid = model.style_grid(x)
     assert grid.shape == (3 * 5, 64) and torch.equal(grid[0], x[0]) and torch.equal(grid[5], x[1])
     assert not torch.equal(grid[1], grid[2])  # one style, two classes: two images
+
+
+def test_style_adversary_that_sees_the_class(tiny):
+    """model.adversary_sees_label: the style's discriminator judges [z, q(y | x)], and the encoder's
+    class head gets no gradient through that side input (it may change the style, not the class)."""
+    cfg = semi(tiny, epochs=2)
+    cfg.model.adversary_sees_label = True
+    model = build_model(cfg, 64)
+    assert model.adversaries["z"].net[0].in_features == 3 + 4 and model.adversaries["y"].net[0].in_features == 4
+    x = torch.rand(8, 64)
+    logits, z = model.heads(x)
+    y = torch.softmax(logits, 1)
+    (g,) = torch.autograd.grad(model.adversaries["z"].generator_loss(z, model._style_side(y)), logits,
+                               allow_unused=True)
+    assert g is None  # the class head is untouched by the style's adversary
+    t = make(cfg)
+    t.fit()
+    assert 0 <= t.history[-1]["val_error_pct"] <= 100 and "val_d_acc_codes_z" in t.history[-1]

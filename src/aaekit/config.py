@@ -60,8 +60,9 @@ class ModelConfig:
     input_noise: float = 0.0
     # Classes of the labels (supervised_aae: the decoder's one-hot input).
     n_classes: int = 10
-    # supervised_aae only, not in the paper: the discriminator also sees the label beside the code
-    # (and beside each prior sample), which pushes every class's styles onto the same prior.
+    # supervised_aae and semisupervised_aae, not in the paper: the (style) discriminator also sees the
+    # label beside the code (and beside each prior sample), which pushes every class's styles onto the
+    # same prior (semisupervised_aae: the label is the encoder's own q(y | x)).
     adversary_sees_label: bool = False
     # semisupervised_aae only: train the encoder's class head on the labelled images alone (the
     # classification phase only), the paper's "NN baseline" row of Table 2.
@@ -262,8 +263,9 @@ def validate(cfg: Config) -> Config:
     if cfg.model.kind == "semisupervised_aae" and cfg.prior.kind != "gaussian":
         raise ConfigError(f"config key 'prior.kind': the semisupervised_aae's style prior is gaussian (its class "
                           f"prior is Cat(model.n_classes)), not {cfg.prior.kind!r}")
-    if cfg.model.adversary_sees_label and cfg.model.kind != "supervised_aae":
-        raise ConfigError(f"config key 'model.adversary_sees_label': only the supervised_aae has it, "
+    if cfg.model.adversary_sees_label and cfg.model.kind not in ("supervised_aae", "semisupervised_aae"):
+        raise ConfigError(f"config key 'model.adversary_sees_label': only the supervised_aae and the "
+                          f"semisupervised_aae have it, "
                           f"not {cfg.model.kind!r} (label_aae's discriminator always sees the labels)")
     if not valid_device(cfg.train.device):
         raise ConfigError(f"config key 'train.device': {cfg.train.device!r} is not auto, cpu or cuda[:N]")

@@ -47,7 +47,9 @@ class Adversary(nn.Module):
         return F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
 
     @torch.no_grad()
-    def accuracies(self, codes: torch.Tensor) -> tuple[float, float]:
-        """Held-out accuracy on as many prior samples as ``codes``, and on the codes."""
+    def accuracies(self, codes: torch.Tensor, side: torch.Tensor | None = None) -> tuple[float, float]:
+        """Held-out accuracy on as many prior samples as ``codes`` (beside the same ``side``), and on
+        the codes."""
         real = self.prior.sample(len(codes), device=codes.device)
-        return (self.logits(real) > 0).float().mean().item(), (self.logits(codes) < 0).float().mean().item()
+        return ((self.logits(real, side) > 0).float().mean().item(),
+                (self.logits(codes, side) < 0).float().mean().item())

@@ -36,7 +36,10 @@ class SemiSupervisedAAE(Model):
     """``code_dim`` is the style's dimension; the model's code is [y, z], ``n_classes + code_dim``
     wide, with the joint prior Cat(n_classes) x ``prior``. ``classify=False`` drops the
     classification phase (the unsupervised clustering model of Sec. 6); ``classifier_only=True``
-    keeps only it (the supervised-only baseline of Table 2: the same encoder on the labelled images)."""
+    keeps only it (the supervised-only baseline of Table 2: the same encoder on the labelled images).
+    ``style_sees_class`` (not in the paper; ``model.adversary_sees_label``): the style's discriminator
+    sees q(y | x) beside each style and beside each N(0, I) sample, so it can only win on styles
+    whose distribution changes with the class: the encoder is pushed to a style free of the class."""
 
     kind = "semisupervised_aae"
 
@@ -44,7 +47,7 @@ class SemiSupervisedAAE(Model):
                  encoder_hidden: Sequence[int] = (1000, 1000), decoder_hidden: Sequence[int] = (1000, 1000),
                  discriminator_hidden: Sequence[int] = (1000, 1000), init_std: float | None = 0.01,
                  recon_loss: str = "sse", input_noise: float = 0.0, classify: bool = True,
-                 classifier_only: bool = False) -> None:
+                 classifier_only: bool = False, style_sees_class: bool = False) -> None:
         categorical = Categorical(n_classes)
         super().__init__(x_dim, n_classes + code_dim, Joint(categorical, prior), recon_loss, input_noise)
         self.n_classes, self.style_dim = n_classes, code_dim
@@ -53,8 +56,9 @@ class SemiSupervisedAAE(Model):
         self.decoder = MLP(n_classes + code_dim, decoder_hidden, x_dim, init_std)
         self.adversaries = nn.ModuleDict({
             "y": Adversary(categorical, discriminator_hidden, init_std),
-            "z": Adversary(prior, discriminator_hidden, init_std),
+            "z": Adversary(prior, discriminator_hidden, init_std, side_dim=n_classes if style_sees_class else 0),
         })
+        self.style_sees_class = style_sees_class
 
     # -- the encoder's two heads -------------------------------------------------------------
     def heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -104,7 +108,7 @@ class SemiSupervisedAAE(Model):
         real_y, real_z = batch.draw(lambda _, m: (self.adversaries["y"].prior.sample(m, device=device),
                                                   self.adversaries["z"].prior.sample(m, device=device)))
         loss_y, prior_y, codes_y = self.adversaries["y"].discriminator_loss(y, real_y)
-        loss_z, prior_z, codes_z = self.adversaries["z"].discriminator_loss(z, real_z)
+        loss_z, prior_z, codes_z = self.adversaries["z"].discriminator_loss(z, real_z, self._style_side(y))
         return loss_y + loss_z, {"d_acc_prior_y": prior_y, "d_acc_codes_y": codes_y,
                                  "d_acc_prior_z": prior_z, "d_acc_codes_z": codes_z}
 
@@ -114,7 +118,12 @@ class SemiSupervisedAAE(Model):
             logits, z = self.heads(self.noisy(batch))
             heads = F.softmax(logits.float(), 1), z
         y, z = heads
-        return self.adversaries["y"].generator_loss(y) + self.adversaries["z"].generator_loss(z)
+        return self.adversaries["y"].generator_loss(y) + self.adversaries["z"].generator_loss(z, self._style_side(y))
+
+    def _style_side(self, y: torch.Tensor) -> torch.Tensor | None:
+        """What the style's discriminator sees beside each style: the class probabilities, fixed
+        (the encoder may change the style to fool it, not the class)."""
+        return y.detach() if self.style_sees_class else None
 
     def classification_loss(self, batch: Batch):
         """Cross-entropy of q(y | x) on a mini-batch of labelled images."""
@@ -127,8 +136,9 @@ class SemiSupervisedAAE(Model):
         held-out accuracy on prior samples and on the codes."""
         code_y, code_z = z[:, : self.n_classes], z[:, self.n_classes :]
         out = {}
-        for name, codes in (("y", code_y), ("z", code_z)):
-            out[f"d_acc_prior_{name}"], out[f"d_acc_codes_{name}"] = self.adversaries[name].accuracies(codes)
+        out["d_acc_prior_y"], out["d_acc_codes_y"] = self.adversaries["y"].accuracies(code_y)
+        out["d_acc_prior_z"], out["d_acc_codes_z"] = self.adversaries["z"].accuracies(
+            code_z, self._style_side(code_y.float()))
         if y is not None and bool((y >= 0).any()):
             known = y >= 0
             out["error_pct"] = 100 * (code_y[known].argmax(1) != y[known]).float().mean().item()
