@@ -127,6 +127,8 @@ def test_semisupervised_run_learns_and_writes_its_predictions(tiny):
     preds = np.load(out / "test_predictions.npy")
     splits = load_splits(semi(tiny).data)
     assert 100 * (preds != splits.test.y.numpy()).mean() == pytest.approx(doc["metrics"]["test_error_pct"])
+    val = np.load(out / "val_predictions.npy")
+    assert 100 * (val != splits.val.y.numpy()).mean() == pytest.approx(doc["metrics"]["val_error_pct"])
     idx = np.load(out / "labelled_indices.npy")
     assert len(idx) == 20 and len(set(idx.tolist())) == 20
     assert (out / "confusion.png").is_file() and (out / "style.png").is_file()

@@ -145,8 +145,8 @@ class SemiSupervisedAAE(Model):
         return out
 
     def final_evaluation(self, splits, device, out_dir: Path | None) -> dict[str, Any]:
-        """Test and validation error (%); with ``out_dir``, the test predictions
-        (``test_predictions.npy``), the labelled training images' indices in the MNIST training
+        """Test and validation error (%); with ``out_dir``, the test and validation predictions
+        (``test_predictions.npy``, ``val_predictions.npy``), the labelled training images' indices in the MNIST training
         file (``labelled_indices.npy``) and the test confusion matrix (``confusion.png``)."""
         out: dict[str, Any] = {}
         preds = {}
@@ -162,6 +162,8 @@ class SemiSupervisedAAE(Model):
             from aaekit.report import figures
 
             np.save(out_dir / "test_predictions.npy", preds["test"].numpy())
+            if "val" in preds:  # what recipe choices read, never the test split's
+                np.save(out_dir / "val_predictions.npy", preds["val"].numpy())
             if splits.train.index is not None and train_y is not None:
                 np.save(out_dir / "labelled_indices.npy", splits.train.index[train_y >= 0].numpy())
             figures.save_confusion(splits.test.y.numpy(), preds["test"].numpy(), self.n_classes,

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 LOCK = ".aaekit.lock"
 # What a training run writes into its folder (evaluations add eval_*.json, parzen.json, nearest.png).
 RUN_FILES = ("checkpoint.pt", "checkpoint.pt.tmp", "log.csv", "config.yaml", "metrics.json", "parzen.json",
-             "codes.npz", "test_predictions.npy", "labelled_indices.npy")
+             "codes.npz", "test_predictions.npy", "val_predictions.npy", "labelled_indices.npy")
 RUN_PATTERNS = ("eval_*.json", "*.png")
 RUN_FOLDERS = ("tensorboard",)
 
