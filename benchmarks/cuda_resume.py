@@ -95,7 +95,8 @@ def main() -> None:
             if proc.poll() is not None:
                 raise SystemExit(f"the run to kill ended early:\n{proc.stdout.read()[-3000:]}")
             time.sleep(0.05)
-        first_epoch = float(next(r for r in rows_raw(log))["epoch_time_s"])
+        with open(log) as f:
+            first_epoch = float(next(csv.DictReader(f))["epoch_time_s"])
         time.sleep(first_epoch / 2)
         proc.send_signal(signal.SIGKILL)
         proc.wait()
@@ -121,11 +122,6 @@ def main() -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=2) + "\n")
     print(f"written to {out}")
-
-
-def rows_raw(log: Path):
-    with open(log) as f:
-        yield from csv.DictReader(f)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 import platform
@@ -128,7 +129,7 @@ def _fit_and_evaluate(trainer: Trainer, cfg: Config, splits: Splits, resume: boo
     if not trainer.main:
         return {"run_dir": trainer.run_dir, "metrics": None}
     # what ran: each phase's optimizer settings in full (the model's defaults included)
-    cfg.train.optim = trainer.resolved_optim()
+    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, optim=trainer.resolved_optim()))
     save_config(cfg, trainer.run_dir / "config.yaml")
     metrics = evaluate(model, splits.test, trainer.run_dir, trainer.device)
     metrics.update(model.final_evaluation(splits, trainer.device, trainer.run_dir))

@@ -104,7 +104,7 @@ class BatchLoader:
         n = len(pool)
         first, last = step * b // n, ((step + 1) * b - 1) // n
         stream = torch.cat([self._labelled_pass(c) for c in range(first, last + 1)])
-        idx = pool[stream[step * b - first * n : (step + 1) * b - first * n].to(pool.device)]
+        idx = pool[stream[step * b - first * n : (step + 1) * b - first * n]]
         if self.world == 1:
             return Batch(to_float(self.x[idx]), self.y[idx], step)
         share = len(idx) // self.world
@@ -115,7 +115,8 @@ class BatchLoader:
     def _labelled_pass(self, c: int) -> torch.Tensor:
         if self._pass is None or self._pass[0] != c:
             g = torch.Generator().manual_seed(self.seed * 1_000_003 + 500_009 + c)  # apart from the epochs' seeds
-            self._pass = (c, torch.randperm(len(self._labelled), generator=g))
+            # drawn on the CPU (the same numbers on any device), kept on the data's device: one copy per pass
+            self._pass = (c, torch.randperm(len(self._labelled), generator=g).to(self._labelled.device))
         return self._pass[1]
 
     def permutation(self, epoch: int) -> torch.Tensor:

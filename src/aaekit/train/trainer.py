@@ -250,7 +250,7 @@ class Trainer:
         except (KeyError, RuntimeError, ValueError) as e:
             msg = str(e).strip().splitlines()[0][:200]
             raise CheckpointError(f"{path} does not fit this model ({msg})") from None
-        rng = {k: v.to("cpu", torch.uint8) for k, v in state["rng"].items()}  # whatever the map location
+        rng = state["rng"]  # CPU byte tensors whatever the map location (load_checkpoint)
         torch.set_rng_state(rng["torch"])
         if "cuda" in rng and self.device.type == "cuda":
             torch.cuda.set_rng_state(rng["cuda"], self.device)
