@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from aaekit.data import ArrayDataset, BatchLoader, load_splits
+from aaekit.data.loader import Batch
 from aaekit.models import SemiSupervisedAAE, build_model
 from aaekit.models.adversary import Adversary
 from aaekit.priors import Categorical, Gaussian, Joint
@@ -181,3 +182,28 @@ def test_style_adversary_that_sees_the_class(tiny):
     t = make(cfg)
     t.fit()
     assert 0 <= t.history[-1]["val_error_pct"] <= 100 and "val_d_acc_codes_z" in t.history[-1]
+
+
+def test_labelled_shift_moves_each_labelled_image_by_at_most_k_pixels(tiny):
+    """model.labelled_shift: each labelled image of the classification phase is translated by its own
+    whole number of pixels in [-k, k] along each axis, zeros moved in, drawn from the seeded RNG."""
+    cfg = semi(tiny)
+    cfg.model.labelled_shift = 2
+    model = build_model(cfg, 64)  # 8 x 8 images
+    x = torch.zeros(400, 64)
+    x[:, 3 * 8 + 4] = 1  # one lit pixel at row 3, column 4
+    torch.manual_seed(0)
+    out = model.shifted(Batch(x, torch.zeros(400, dtype=torch.long)))
+    lit = out.reshape(400, 8, 8).nonzero()
+    assert len(lit) == 400 and torch.equal(lit[:, 0], torch.arange(400))  # each image keeps its one pixel
+    moves = {(r - 3, c - 4) for r, c in lit[:, 1:].tolist()}
+    assert moves == {(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)}  # every shift in [-2, 2]^2, no other
+    torch.manual_seed(0)
+    assert torch.equal(model.shifted(Batch(x, torch.zeros(400, dtype=torch.long))), out)
+    t = make(cfg)
+    t.fit()
+    assert t.history[-1]["val_error_pct"] < 60
+    with pytest.raises(Exception, match="only the semisupervised_aae has it"):
+        tiny(model={"kind": "aae", "labelled_shift": 1})
+    with pytest.raises(Exception, match="are not a square"):
+        build_model(cfg, 60)

@@ -67,6 +67,9 @@ class ModelConfig:
     # semisupervised_aae only: train the encoder's class head on the labelled images alone (the
     # classification phase only), the paper's "NN baseline" row of Table 2.
     classifier_only: bool = False
+    # semisupervised_aae only, not in the paper: shift each labelled image of the classification phase
+    # by a random whole number of pixels, up to this many in each direction (0: none; square images).
+    labelled_shift: int = 0
 
 
 @dataclass
@@ -248,7 +251,7 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"config key 'data.train_subset': must be > 0, got {cfg.data.train_subset}")
     if cfg.train.grad_clip is not None and cfg.train.grad_clip <= 0:
         raise ConfigError(f"config key 'train.grad_clip': must be > 0, got {cfg.train.grad_clip}")
-    for key in ("model.input_noise", "prior.roll_noise"):
+    for key in ("model.input_noise", "prior.roll_noise", "model.labelled_shift"):
         if flat[key] < 0:
             raise ConfigError(f"config key '{key}': must be >= 0, got {flat[key]}")
     if cfg.prior.kind in ("mog", "swissroll") and cfg.model.code_dim != 2:
@@ -259,6 +262,9 @@ def validate(cfg: Config) -> Config:
         raise ConfigError("config key 'data.labelled': the supervised_aae needs every training label; set it to null")
     if cfg.model.classifier_only and cfg.model.kind != "semisupervised_aae":
         raise ConfigError(f"config key 'model.classifier_only': only the semisupervised_aae has it, not "
+                          f"{cfg.model.kind!r}")
+    if cfg.model.labelled_shift and cfg.model.kind != "semisupervised_aae":
+        raise ConfigError(f"config key 'model.labelled_shift': only the semisupervised_aae has it, not "
                           f"{cfg.model.kind!r}")
     if cfg.model.kind == "semisupervised_aae" and cfg.prior.kind != "gaussian":
         raise ConfigError(f"config key 'prior.kind': the semisupervised_aae's style prior is gaussian (its class "

@@ -31,7 +31,7 @@ def build_model(cfg: Config, x_dim: int) -> Model:
     if m.kind == "semisupervised_aae":
         return SemiSupervisedAAE(discriminator_hidden=m.discriminator_hidden, n_classes=m.n_classes,
                                  classifier_only=m.classifier_only, style_sees_class=m.adversary_sees_label,
-                                 **common)
+                                 labelled_shift=m.labelled_shift, **common)
     if m.kind == "label_aae":
         return LabelPriorAAE(discriminator_hidden=m.discriminator_hidden, **common)
     raise ValueError(f"unknown model kind {m.kind!r}")

@@ -10,6 +10,7 @@ taken on its own mini-batch of labelled images (``Phase.source = "labelled"``).
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aaekit.config import OptimConfig
+from aaekit.config import ConfigError, OptimConfig
 from aaekit.data.loader import Batch
 from aaekit.models.aae import ADVERSARIAL_SGD, AUTOENCODER_SGD, PAPER_MILESTONES
 from aaekit.models.adversary import Adversary
@@ -47,7 +48,7 @@ class SemiSupervisedAAE(Model):
                  encoder_hidden: Sequence[int] = (1000, 1000), decoder_hidden: Sequence[int] = (1000, 1000),
                  discriminator_hidden: Sequence[int] = (1000, 1000), init_std: float | None = 0.01,
                  recon_loss: str = "sse", input_noise: float = 0.0, classify: bool = True,
-                 classifier_only: bool = False, style_sees_class: bool = False) -> None:
+                 classifier_only: bool = False, style_sees_class: bool = False, labelled_shift: int = 0) -> None:
         categorical = Categorical(n_classes)
         super().__init__(x_dim, n_classes + code_dim, Joint(categorical, prior), recon_loss, input_noise)
         self.n_classes, self.style_dim = n_classes, code_dim
@@ -59,6 +60,15 @@ class SemiSupervisedAAE(Model):
             "z": Adversary(prior, discriminator_hidden, init_std, side_dim=n_classes if style_sees_class else 0),
         })
         self.style_sees_class = style_sees_class
+        self.labelled_shift = labelled_shift
+        if labelled_shift:
+            side = round(x_dim**0.5)
+            if side * side != x_dim:
+                raise ConfigError(f"config key 'model.labelled_shift': it shifts square images, and {x_dim} pixels "
+                                  "are not a square")
+            if labelled_shift >= side:
+                raise ConfigError(f"config key 'model.labelled_shift': {labelled_shift} leaves nothing of a "
+                                  f"{side}-pixel image")
 
     # -- the encoder's two heads -------------------------------------------------------------
     def heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -126,9 +136,23 @@ class SemiSupervisedAAE(Model):
         return y.detach() if self.style_sees_class else None
 
     def classification_loss(self, batch: Batch):
-        """Cross-entropy of q(y | x) on a mini-batch of labelled images."""
+        """Cross-entropy of q(y | x) on a mini-batch of labelled images (each shifted at random by
+        up to ``labelled_shift`` pixels)."""
+        if self.labelled_shift:
+            batch = dataclasses.replace(batch, x=self.shifted(batch))
         logits = self.heads(self.noisy(batch))[0].float()
         return F.cross_entropy(logits, batch.y), {"accuracy": (logits.argmax(1) == batch.y).float().mean()}
+
+    def shifted(self, batch: Batch) -> torch.Tensor:
+        """The batch's (square) images, each moved by its own random whole number of pixels, from
+        -labelled_shift to +labelled_shift along each axis, the pixels moved in being 0."""
+        x, k = batch.x, self.labelled_shift
+        n, side = len(x), round(x.shape[1] ** 0.5)
+        dy, dx = batch.draw(lambda _, m: tuple(torch.randint(0, 2 * k + 1, (2, m), device=x.device)))
+        padded = F.pad(x.reshape(n, side, side), (k, k, k, k))
+        grid = torch.arange(side, device=x.device)
+        rows, cols = (dy[:, None] + grid)[:, :, None], (dx[:, None] + grid)[:, None, :]
+        return padded[torch.arange(n, device=x.device)[:, None, None], rows, cols].reshape(n, -1)
 
     # -- measures ----------------------------------------------------------------------------
     def extra_diagnostics(self, x, z, y=None):
