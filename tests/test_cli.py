@@ -162,6 +162,31 @@ def test_report_tables_parzen_results_over_seeds(capsys, tmp_path):
     assert "(parzen/aae/seed0/nearest.png)" in text and "seed1/nearest.png" not in text
 
 
+def test_report_tables_semisupervised_error_beside_the_paper(capsys, tmp_path):
+    results = tmp_path / "results"
+    for folder, seed, test, val in (("semisupervised/labels_100", 0, 4.0, 3.0),
+                                    ("semisupervised/labels_100", 1, 2.0, 5.0),
+                                    ("semisupervised/nn_baseline/labels_all", 0, 1.5, 1.4)):
+        d = results / folder / f"seed{seed}"
+        d.mkdir(parents=True)
+        (d / "confusion.png").write_bytes(b"png")
+        (d / "metrics.json").write_text(json.dumps({
+            "experiment": folder, "seed": seed, "metrics": {"test_error_pct": test, "val_error_pct": val},
+            "config": {"model": {"kind": "semisupervised_aae"}, "prior": {"kind": "gaussian"}},
+            "provenance": {"git_commit": "abcdef123456", "device": "cpu", "wall_time_s": 600, "epochs": 30,
+                           "command": "aaekit train"}}))
+    code, _, _ = run_cli(capsys, "report", "--results", results)
+    text = (results / "REPORT.md").read_text()
+    assert code == 0 and "## Semi-supervised classification (paper Table 2)" in text
+    assert "| aaekit's recipe (`configs/semisupervised/labels_<n>.yaml`) | **3.00 ± 1.41** (4.00 ± 1.41); 2 seeds, " \
+           "30 epochs, 10 min | – | – |" in text
+    assert "| the encoder on the labelled images alone | – | – | **1.50** (1.40); 1 seed, 30 epochs, 10 min |" in text
+    assert "| AAE (the paper: 5000 epochs) | 1.90 ± 0.10 | 1.60 ± 0.08 | 0.85 ± 0.02 |" in text
+    assert "the paper's recipe" not in text  # no runs, no row
+    # the figures are of the best seed on validation (seed 0: 3.0 against 5.0), not on test (seed 1)
+    assert "(semisupervised/labels_100/seed0/confusion.png)" in text and "labels_100/seed1/confusion" not in text
+
+
 def test_version(capsys):
     with pytest.raises(SystemExit) as e:
         main(["--version"])

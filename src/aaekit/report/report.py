@@ -126,6 +126,7 @@ def render(results: Path) -> str:
             if (d["_dir"] / fig).is_file():
                 lines.append(f"![{name} {fig}]({rel}/{fig})")
         lines.append("")
+    lines += render_table2(results)
     lines += render_parzen(results)
     lines += render_bench(results / "bench")
     return "\n".join(lines)
@@ -172,6 +173,58 @@ def render_parzen(results: Path) -> list[str]:
     for rel in figures:
         lines += ["", f"Samples of {rel} (its best seed on validation) beside their nearest training images:", "",
                   f"![nearest neighbours of {rel}]({rel}/nearest.png)"]
+    return lines + [""]
+
+
+# The paper's Table 2, MNIST columns (test error %), as recorded in ../shared/PAPER.md sec. 3 (the
+# 1000-label AAE cell from memory): references to compare with, not results of ours.
+PAPER_TABLE2 = {"AAE (the paper: 5000 epochs)": {"100": "1.90 ± 0.10", "1000": "1.60 ± 0.08", "all": "0.85 ± 0.02"},
+                "NN baseline (the paper)": {"100": "25.80", "1000": "8.73", "all": "1.25"}}
+# Our rows: (folder under results/ holding labels_<n>/seed<N>/, its name in the table).
+TABLE2_ROWS = [("semisupervised", "aaekit's recipe (`configs/semisupervised/labels_<n>.yaml`)"),
+               ("semisupervised/paper_recipe", "the paper's recipe (`paper_labels_<n>.yaml`)"),
+               ("semisupervised/nn_baseline", "the encoder on the labelled images alone"),
+               ("semisupervised/nn_baseline_shift", "the same, the labelled images shifted as in aaekit's recipe")]
+TABLE2_LABELS = ("100", "1000", "all")
+
+
+def render_table2(results: Path) -> list[str]:
+    """The semi-supervised classification table: test error (%) of each of our recipes over seeds
+    beside the paper's, one column per number of labels, and the figures of aaekit's recipe."""
+    runs = collect(results)
+    rows = [(folder, name) for folder, name in TABLE2_ROWS
+            if any(f"{folder}/labels_{n}" in runs for n in TABLE2_LABELS)]
+    if not rows:
+        return []
+    lines = ["## Semi-supervised classification (paper Table 2)", "",
+             "Test error (%) on MNIST, mean ± std over seeds (each seed its own labelled images), with the",
+             "seeds, training epochs and mean wall time of each cell; validation error in brackets.", "",
+             "| | " + " | ".join(f"{n} labels" for n in TABLE2_LABELS) + " |", "|---" * 4 + "|"]
+    for folder, name in rows:
+        cells = []
+        for n in TABLE2_LABELS:
+            docs = runs.get(f"{folder}/labels_{n}")
+            if not docs:
+                cells.append("–")
+                continue
+            test = [d["metrics"]["test_error_pct"] for d in docs]
+            val = [d["metrics"]["val_error_pct"] for d in docs]
+            epochs = ", ".join(sorted({str(d["provenance"]["epochs"]) for d in docs}))
+            seeds = f"{len(docs)} seed{'s' * (len(docs) > 1)}"
+            cells.append(f"**{_fmt(test, '{:.2f}')}** ({_fmt(val, '{:.2f}')}); {seeds}, {epochs} epochs, "
+                         f"{_minutes([d['provenance']['wall_time_s'] for d in docs])}")
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    for name, cells in PAPER_TABLE2.items():
+        lines.append(f"| {name} | " + " | ".join(cells[n] for n in TABLE2_LABELS) + " |")
+    for n in TABLE2_LABELS:  # aaekit's recipe: the figures of its best seed on validation (never on test)
+        docs = runs.get(f"semisupervised/labels_{n}")
+        if docs:
+            top = min(docs, key=lambda d: d["metrics"]["val_error_pct"])
+            rel = top["_dir"].relative_to(results)
+            lines += ["", f"{rel} (the best seed on validation): the test confusion matrix, and test images' "
+                      "styles decoded with each class:", ""]
+            lines += [f"![{rel} {fig}]({rel}/{fig})" for fig in ("confusion.png", "style.png")
+                      if (top["_dir"] / fig).is_file()]
     return lines + [""]
 
 
