@@ -82,6 +82,12 @@ def _train(args: argparse.Namespace) -> int:
     if m is None:  # a torchrun process other than 0: process 0 evaluates and reports
         return 0
     print(f"test reconstruction error: {m['recon_sse']:.3f} per image ({m['recon_mse']:.5f} per pixel)")
+    if "test_error_pct" in m:
+        val = f" (validation {m['val_error_pct']:.2f} %)" if "val_error_pct" in m else ""
+        print(f"test classification error: {m['test_error_pct']:.2f} %{val}")
+    if "cluster_error_pct" in m:
+        print(f"test clustering error: {m['cluster_error_pct']:.2f} % (clusters named on validation), "
+              f"NMI {m['nmi']:.3f}, ARI {m['ari']:.3f}")
     print(f"results written to {result['run_dir']}/ (metrics.json, figures, log.csv, checkpoint.pt)")
     return 0
 

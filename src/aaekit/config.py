@@ -70,6 +70,9 @@ class ModelConfig:
     # semisupervised_aae only, not in the paper: shift each labelled image of the classification phase
     # by a random whole number of pixels, up to this many in each direction (0: none; square images).
     labelled_shift: int = 0
+    # clustering_aae: the number of clusters K, the size of the softmax y under its Cat(K) prior
+    # (paper Table 3: 16 and 30).
+    n_clusters: int = 16
 
 
 @dataclass
@@ -146,7 +149,7 @@ class Config:
 
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "model.kind": ("aae", "vae", "supervised_aae", "label_aae", "semisupervised_aae"),
+    "model.kind": ("aae", "vae", "supervised_aae", "label_aae", "semisupervised_aae", "clustering_aae"),
     "model.recon_loss": ("sse", "bce"),
     "prior.kind": ("gaussian", "mog", "swissroll", "categorical"),
     "train.precision": ("auto", "bf16", "fp32"),
@@ -156,7 +159,7 @@ OPTIM_CHOICES = ("sgd", "adam")
 POSITIVE = {
     "model.code_dim", "model.init_std", "prior.std", "prior.n_components", "prior.mog_radial_std",
     "prior.mog_tangential_std", "prior.roll_radius", "prior.roll_turns", "train.epochs",
-    "train.batch_size", "train.log_every", "data.val_size", "data.labelled", "model.n_classes",
+    "train.batch_size", "train.log_every", "data.val_size", "data.labelled", "model.n_classes", "model.n_clusters",
     "train.threads", "prior.dim",
 }
 
@@ -266,9 +269,10 @@ def validate(cfg: Config) -> Config:
     if cfg.model.labelled_shift and cfg.model.kind != "semisupervised_aae":
         raise ConfigError(f"config key 'model.labelled_shift': only the semisupervised_aae has it, not "
                           f"{cfg.model.kind!r}")
-    if cfg.model.kind == "semisupervised_aae" and cfg.prior.kind != "gaussian":
-        raise ConfigError(f"config key 'prior.kind': the semisupervised_aae's style prior is gaussian (its class "
-                          f"prior is Cat(model.n_classes)), not {cfg.prior.kind!r}")
+    if cfg.model.kind in ("semisupervised_aae", "clustering_aae") and cfg.prior.kind != "gaussian":
+        what = "n_classes" if cfg.model.kind == "semisupervised_aae" else "n_clusters"
+        raise ConfigError(f"config key 'prior.kind': the {cfg.model.kind}'s style prior is gaussian (its class "
+                          f"prior is Cat(model.{what})), not {cfg.prior.kind!r}")
     if cfg.model.adversary_sees_label and cfg.model.kind not in ("supervised_aae", "semisupervised_aae"):
         raise ConfigError(f"config key 'model.adversary_sees_label': only the supervised_aae and the "
                           f"semisupervised_aae have it, "

@@ -207,3 +207,86 @@ class SemiSupervisedAAE(Model):
         y = torch.eye(k, device=x.device).repeat(n, 1)
         decoded = self.decode(torch.cat([y, z.repeat_interleave(k, 0)], 1)).float().reshape(n, k, -1)
         return torch.cat([x[:, None].float(), decoded], 1).reshape(n * (k + 1), -1)
+
+
+class ClusteringAAE(SemiSupervisedAAE):
+    """The unsupervised clustering AAE (paper Sec. 6, Fig. 9, Table 3): the semi-supervised model
+    with ``n_clusters`` classes and no classification phase; labels are never trained on, only read
+    by the measures. Its cluster of an image is the argmax of q(y | x); its cluster heads are the
+    decoder's images of y = one-hot(i), z = 0."""
+
+    kind = "clustering_aae"
+
+    def __init__(self, x_dim: int, code_dim: int, prior: Prior, n_clusters: int = 16, **kwargs: Any) -> None:
+        super().__init__(x_dim, code_dim, prior, n_classes=n_clusters, classify=False, **kwargs)
+
+    @torch.no_grad()
+    def cluster_probabilities(self, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+        """q(y | x) of each image, (N, n_clusters), float32."""
+        return torch.cat([F.softmax(self.heads(x[i : i + batch_size])[0].float(), 1)
+                          for i in range(0, len(x), batch_size)])
+
+    @torch.no_grad()
+    def heads_images(self) -> torch.Tensor:
+        """The cluster heads: the decoder's images of y = one-hot(i), z = 0, one row per cluster."""
+        device = next(self.decoder.parameters()).device
+        code = torch.cat([torch.eye(self.n_classes, device=device),
+                          torch.zeros(self.n_classes, self.style_dim, device=device)], 1)
+        return self.decode(code).float()
+
+    def extra_diagnostics(self, x, z, y=None):
+        """Each discriminator's held-out accuracies and, with labels, the clustering measures of
+        these images alone (their own images name the cluster heads: a diagnostic, not the paper's
+        validation-then-test metric)."""
+        from aaekit.metrics.clustering import cluster_metrics
+
+        code_y = z[:, : self.n_classes].float()
+        out = {}
+        out["d_acc_prior_y"], out["d_acc_codes_y"] = self.adversaries["y"].accuracies(code_y)
+        out["d_acc_prior_z"], out["d_acc_codes_z"] = self.adversaries["z"].accuracies(z[:, self.n_classes :])
+        if y is not None and bool((y >= 0).all()):
+            q, labels = code_y.cpu().numpy(), y.cpu().numpy()
+            m = cluster_metrics(q, labels, q.argmax(1), labels)
+            out.update(cluster_error_pct=m["cluster_error_pct"], nmi=m["nmi"], empty_clusters=m["empty_clusters"])
+        return out
+
+    def final_evaluation(self, splits, device, out_dir: Path | None) -> dict[str, Any]:
+        """The clustering measures of :func:`aaekit.metrics.clustering.cluster_metrics` (cluster
+        heads named on the validation split, measured on the test split); with ``out_dir``,
+        ``assignments.npz`` (test and validation clusters, the validation images' q(y | x), the
+        labels each cluster takes), ``clusters.png`` (Fig. 9: a row per cluster, its head, then test
+        images assigned to it) and ``cluster_sizes.png``."""
+        from aaekit.metrics.clustering import cluster_metrics, head_labels
+
+        q = {split: self.cluster_probabilities(splits[split].floats(device)).cpu().numpy() for split in ("val", "test")}
+        assign = {split: q[split].argmax(1) for split in q}
+        y_val, y_test = splits.val.y, splits.test.y
+        labelled = y_val is not None and y_test is not None and bool((y_val >= 0).all() and (y_test >= 0).all())
+        out: dict[str, Any] = {"n_clusters": self.n_classes}
+        heads = None
+        if labelled:
+            out.update(cluster_metrics(q["val"], y_val.numpy(), assign["test"], y_test.numpy()))
+            heads = head_labels(q["val"], y_val.numpy())
+        else:
+            out["cluster_sizes"] = np.bincount(assign["test"], minlength=self.n_classes).tolist()
+        if out_dir is None:
+            return out
+        from aaekit.report import figures
+
+        np.savez_compressed(out_dir / "assignments.npz", test=assign["test"], val=assign["val"], q_val=q["val"],
+                            head_labels=heads if heads is not None else np.zeros(0, int))
+        title = (f"test clustering error {out['cluster_error_pct']:.2f} % (bar: the cluster's label)"
+                 if labelled else "test images per cluster")
+        figures.save_cluster_sizes(out["cluster_sizes"], None if heads is None else heads.tolist(),
+                                   out_dir / "cluster_sizes.png", title=title)
+        shape = splits.test.image_shape
+        if len(shape) >= 2:
+            x, per_row = splits.test.floats(device), 10
+            rows = []
+            for k, head in enumerate(self.heads_images()):
+                members = x[torch.from_numpy(assign["test"] == k).to(x.device)][:per_row].float()
+                blank = torch.zeros(per_row - len(members), x.shape[1], device=x.device)
+                rows.append(torch.cat([head[None], members, blank]))
+            figures.save_grid(torch.cat(rows).cpu().numpy(), shape, out_dir / "clusters.png", ncol=per_row + 1,
+                              title="a row per cluster: its head (y one-hot, z = 0), then its test images")
+        return out

@@ -103,3 +103,19 @@ def save_code_panels(panels: Sequence[dict], path: str | Path, ncol: int = 2) ->
     fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)
     return Path(path)
+
+
+def save_cluster_sizes(sizes: Sequence[int], labels: Sequence[int] | None, path: str | Path,
+                       title: str = "") -> Path:
+    """Images per cluster as bars, each bar marked with its cluster's label where given."""
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.3 * len(sizes) + 1.5), 3))
+    ax.bar(range(len(sizes)), sizes, color="C0")
+    if labels is not None:
+        for k, (n, lab) in enumerate(zip(sizes, labels, strict=True)):
+            ax.text(k, n, str(lab), ha="center", va="bottom", fontsize=7)
+    ax.set(xlabel="cluster", ylabel="test images", xticks=range(len(sizes)), title=title)
+    ax.tick_params(labelsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return Path(path)

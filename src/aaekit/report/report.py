@@ -48,6 +48,8 @@ LABEL_MEASURES = [  # (metrics.json key, name in the table)
     ("style_label_accuracy", "label from style"),
     ("decoded_label_accuracy", "decoded digit read right"),
     ("test_error_pct", "classification error %"),
+    ("cluster_error_pct", "clustering error %"),
+    ("nmi", "NMI"),
 ]
 
 

@@ -1,0 +1,109 @@
+"""The unsupervised clustering AAE (paper Sec. 6) and its measures."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from aaekit.data import load_splits
+from aaekit.metrics.clustering import cluster_metrics, head_labels, majority_labels
+from aaekit.models import ClusteringAAE, build_model
+from aaekit.run import train_run
+from aaekit.train import Trainer
+
+
+def one_hot_q(assign, k, confident=()):
+    """q(y | x) putting 0.9 on each image's cluster; images in ``confident`` get 0.99 (the heads)."""
+    q = np.full((len(assign), k), 0.1 / (k - 1))
+    q[np.arange(len(assign)), assign] = 0.9
+    for i in confident:
+        q[i] = 0.01 / (k - 1)
+        q[i, assign[i]] = 0.99
+    return q
+
+
+def test_a_perfect_clustering_scores_zero_error_and_full_agreement():
+    y = np.repeat(np.arange(4), 10)
+    assign = np.array([2, 0, 3, 1])[y]  # any relabelling of the clusters is perfect
+    m = cluster_metrics(one_hot_q(assign, 4), y, assign, y)
+    assert m["cluster_error_pct"] == 0 and m["cluster_acc_majority_pct"] == 100
+    assert m["nmi"] == pytest.approx(1) and m["ari"] == pytest.approx(1)
+    assert m["cluster_sizes"] == [10, 10, 10, 10] and m["empty_clusters"] == 0
+
+
+def test_a_clustering_that_merges_two_digits_loses_one_of_them():
+    y = np.repeat(np.arange(4), 10)
+    assign = np.array([0, 1, 2, 2])[y]  # digits 2 and 3 share cluster 2; cluster 3 stays empty
+    # cluster 2's most confident validation image is a 3: every image of cluster 2 is called 3
+    q = one_hot_q(assign, 4, confident=[35])
+    assert head_labels(q, y)[2] == 3
+    m = cluster_metrics(q, y, assign, y)
+    assert m["cluster_error_pct"] == pytest.approx(25)  # the ten 2s, of 40
+    assert m["cluster_acc_majority_pct"] == pytest.approx(75)  # majority of a 10-10 tie: one digit of the two
+    assert m["empty_clusters"] == 1 and m["cluster_sizes"] == [10, 10, 20, 0]
+    assert 0 < m["nmi"] < 1 and 0 < m["ari"] < 1
+
+
+def test_a_cluster_empty_on_validation_counts_as_wrong_under_the_majority_map():
+    y_val = np.array([0, 0, 1, 1])
+    assert majority_labels(np.array([0, 0, 1, 1]), y_val, 3).tolist() == [0, 1, -1]
+    q_val = one_hot_q(np.array([0, 0, 1, 1]), 3)
+    q_val[0, 2] = 0.5  # no image falls in cluster 2, and the one most sure of it is a 0: its head label
+    assign_test, y_test = np.array([0, 1, 2, 2]), np.array([0, 1, 0, 1])
+    m = cluster_metrics(q_val, y_val, assign_test, y_test)
+    assert m["cluster_acc_majority_pct"] == 50  # the two test images of cluster 2 count as wrong
+    assert m["cluster_error_pct"] == 25  # the paper's metric names cluster 2 after its head: one of two right
+
+
+def clustering(tiny, out="run", epochs=4):
+    return tiny(out, model={"kind": "clustering_aae", "code_dim": 2, "n_clusters": 6, "encoder_hidden": [32, 32],
+                            "decoder_hidden": [32, 32], "discriminator_hidden": [16], "init_std": 0.1,
+                            "input_noise": 0.3},
+                train={"epochs": epochs, "batch_size": 20, "precision": "fp32", "progress": False, "device": "cpu"})
+
+
+def test_clustering_never_trains_on_labels(tiny):
+    """No classification phase, and the weights after training do not depend on the training labels."""
+    cfg = clustering(tiny, epochs=2)
+    weights = []
+    for shuffle in (False, True):
+        splits = load_splits(cfg.data, seed=cfg.seed)
+        if shuffle:
+            splits.train.y = splits.train.y[torch.randperm(len(splits.train.y))]
+        torch.manual_seed(cfg.seed)
+        t = Trainer(build_model(cfg, splits.train.dim), cfg, splits.train, splits.val, cfg.run_dir / str(shuffle))
+        assert [s.phase.name for s in t.states] == ["reconstruction", "discriminator", "generator"]
+        t.fit()
+        weights.append([p.detach().clone() for p in t.model.parameters()])
+    assert all(torch.equal(a, b) for a, b in zip(*weights, strict=True))
+
+
+def test_clustering_run_writes_metrics_that_its_assignments_reproduce(tiny):
+    result = train_run(clustering(tiny, epochs=30))
+    out, m = result["run_dir"], result["metrics"]
+    assert isinstance(build_model(clustering(tiny), 64), ClusteringAAE)
+    for key in ("cluster_error_pct", "cluster_acc_majority_pct", "nmi", "ari", "cluster_sizes", "empty_clusters"):
+        assert key in m
+    assert sum(m["cluster_sizes"]) == 50 and m["n_clusters"] == 6
+    saved = np.load(out / "assignments.npz")
+    splits = load_splits(clustering(tiny).data)
+    again = cluster_metrics(saved["q_val"], splits.val.y.numpy(), saved["test"], splits.test.y.numpy())
+    doc = json.loads((out / "metrics.json").read_text())["metrics"]
+    assert again["cluster_error_pct"] == pytest.approx(doc["cluster_error_pct"])
+    assert again["nmi"] == pytest.approx(doc["nmi"])
+    assert np.array_equal(saved["val"], saved["q_val"].argmax(1)) and len(saved["head_labels"]) == 6
+    assert (out / "clusters.png").is_file() and (out / "cluster_sizes.png").is_file()
+    assert "val_cluster_error_pct" in (out / "log.csv").read_text().splitlines()[0]
+    # the synthetic data are 4 prototypes plus noise: 6 clusters find them (chance: 75 % error)
+    assert m["cluster_error_pct"] < 10 and m["nmi"] > 0.8
+
+
+def test_cluster_heads_decode_one_hot_y_with_a_zero_style(tiny):
+    model = build_model(clustering(tiny), 64)
+    heads = model.heads_images()
+    assert heads.shape == (6, 64)
+    code = torch.cat([torch.eye(6)[2:3], torch.zeros(1, 2)], 1)
+    assert torch.allclose(heads[2], model.decode(code)[0])
+    with pytest.raises(Exception, match="style prior is gaussian"):
+        tiny(model={"kind": "clustering_aae"}, prior={"kind": "mog"})
