@@ -203,7 +203,7 @@ def test_labelled_shift_moves_each_labelled_image_by_at_most_k_pixels(tiny):
     t = make(cfg)
     t.fit()
     assert t.history[-1]["val_error_pct"] < 60
-    with pytest.raises(Exception, match="only the semisupervised_aae has it"):
+    with pytest.raises(Exception, match="only the semisupervised_aae and dimred_aae have it"):
         tiny(model={"kind": "aae", "labelled_shift": 1})
     with pytest.raises(Exception, match="are not a square"):
         build_model(cfg, 60)

@@ -73,6 +73,10 @@ class ModelConfig:
     # clustering_aae: the number of clusters K, the size of the softmax y under its Cat(K) prior
     # (paper Table 3: 16 and 30).
     n_clusters: int = 16
+    # dimred_aae and dimred_clustering_aae (paper Sec. 7): the threshold eta below which a pair of
+    # cluster heads (rows of W_C) is pushed apart by max(0, eta - distance); 0 = no such cost. The
+    # paper gives no value.
+    head_margin: float = 0.0
 
 
 @dataclass
@@ -149,13 +153,16 @@ class Config:
 
 
 CHOICES: dict[str, tuple[str, ...]] = {
-    "model.kind": ("aae", "vae", "supervised_aae", "label_aae", "semisupervised_aae", "clustering_aae"),
+    "model.kind": ("aae", "vae", "supervised_aae", "label_aae", "semisupervised_aae", "clustering_aae",
+                   "dimred_aae", "dimred_clustering_aae"),
     "model.recon_loss": ("sse", "bce"),
     "prior.kind": ("gaussian", "mog", "swissroll", "categorical"),
     "train.precision": ("auto", "bf16", "fp32"),
     "train.compile": ("none", "default", "reduce-overhead", "max-autotune"),
 }
 OPTIM_CHOICES = ("sgd", "adam")
+# the models whose code is [y, z], y under a categorical prior, z under the Gaussian prior
+CATEGORICAL_KINDS = ("semisupervised_aae", "clustering_aae", "dimred_aae", "dimred_clustering_aae")
 POSITIVE = {
     "model.code_dim", "model.init_std", "prior.std", "prior.n_components", "prior.mog_radial_std",
     "prior.mog_tangential_std", "prior.roll_radius", "prior.roll_turns", "train.epochs",
@@ -254,7 +261,7 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"config key 'data.train_subset': must be > 0, got {cfg.data.train_subset}")
     if cfg.train.grad_clip is not None and cfg.train.grad_clip <= 0:
         raise ConfigError(f"config key 'train.grad_clip': must be > 0, got {cfg.train.grad_clip}")
-    for key in ("model.input_noise", "prior.roll_noise", "model.labelled_shift"):
+    for key in ("model.input_noise", "prior.roll_noise", "model.labelled_shift", "model.head_margin"):
         if flat[key] < 0:
             raise ConfigError(f"config key '{key}': must be >= 0, got {flat[key]}")
     if cfg.prior.kind in ("mog", "swissroll") and cfg.model.code_dim != 2:
@@ -266,11 +273,14 @@ def validate(cfg: Config) -> Config:
     if cfg.model.classifier_only and cfg.model.kind != "semisupervised_aae":
         raise ConfigError(f"config key 'model.classifier_only': only the semisupervised_aae has it, not "
                           f"{cfg.model.kind!r}")
-    if cfg.model.labelled_shift and cfg.model.kind != "semisupervised_aae":
-        raise ConfigError(f"config key 'model.labelled_shift': only the semisupervised_aae has it, not "
-                          f"{cfg.model.kind!r}")
-    if cfg.model.kind in ("semisupervised_aae", "clustering_aae") and cfg.prior.kind != "gaussian":
-        what = "n_classes" if cfg.model.kind == "semisupervised_aae" else "n_clusters"
+    if cfg.model.labelled_shift and cfg.model.kind not in ("semisupervised_aae", "dimred_aae"):
+        raise ConfigError(f"config key 'model.labelled_shift': only the semisupervised_aae and dimred_aae have "
+                          f"it, not {cfg.model.kind!r}")
+    if cfg.model.head_margin and not cfg.model.kind.startswith("dimred_"):
+        raise ConfigError(f"config key 'model.head_margin': only the dimred_aae and dimred_clustering_aae have "
+                          f"it, not {cfg.model.kind!r}")
+    if cfg.model.kind in CATEGORICAL_KINDS and cfg.prior.kind != "gaussian":
+        what = "n_classes" if cfg.model.kind in ("semisupervised_aae", "dimred_aae") else "n_clusters"
         raise ConfigError(f"config key 'prior.kind': the {cfg.model.kind}'s style prior is gaussian (its class "
                           f"prior is Cat(model.{what})), not {cfg.prior.kind!r}")
     if cfg.model.adversary_sees_label and cfg.model.kind not in ("supervised_aae", "semisupervised_aae"):

@@ -92,7 +92,7 @@ def check_labels(cfg: Config, splits: Splits) -> None:
     """The label models need every image's label in 0..n_classes-1 (label_aae: or -1, hidden by
     data.labelled); raise one line before anything is written."""
     kind = cfg.model.kind
-    if kind not in ("supervised_aae", "label_aae", "semisupervised_aae"):
+    if kind not in ("supervised_aae", "label_aae", "semisupervised_aae", "dimred_aae"):
         return
     n = cfg.prior.n_components if kind == "label_aae" else cfg.model.n_classes
     for name in ("train", "val", "test"):

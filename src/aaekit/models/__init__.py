@@ -5,13 +5,14 @@ from __future__ import annotations
 from aaekit.config import Config
 from aaekit.models.aae import AAE
 from aaekit.models.base import Model, Phase
+from aaekit.models.dimred import DimRedAAE, DimRedClusteringAAE
 from aaekit.models.semisupervised import ClusteringAAE, SemiSupervisedAAE
 from aaekit.models.supervised import LabelPriorAAE, SupervisedAAE
 from aaekit.models.vae import VAE
 from aaekit.priors import build_prior
 
-__all__ = ["AAE", "VAE", "ClusteringAAE", "LabelPriorAAE", "Model", "Phase", "SemiSupervisedAAE", "SupervisedAAE",
-           "build_model"]
+__all__ = ["AAE", "VAE", "ClusteringAAE", "DimRedAAE", "DimRedClusteringAAE", "LabelPriorAAE", "Model", "Phase",
+           "SemiSupervisedAAE", "SupervisedAAE", "build_model"]
 
 
 def build_model(cfg: Config, x_dim: int) -> Model:
@@ -35,6 +36,12 @@ def build_model(cfg: Config, x_dim: int) -> Model:
                                  labelled_shift=m.labelled_shift, **common)
     if m.kind == "clustering_aae":
         return ClusteringAAE(discriminator_hidden=m.discriminator_hidden, n_clusters=m.n_clusters, **common)
+    if m.kind == "dimred_aae":
+        return DimRedAAE(discriminator_hidden=m.discriminator_hidden, n_classes=m.n_classes,
+                         labelled_shift=m.labelled_shift, head_margin=m.head_margin, **common)
+    if m.kind == "dimred_clustering_aae":
+        return DimRedClusteringAAE(discriminator_hidden=m.discriminator_hidden, n_clusters=m.n_clusters,
+                                   head_margin=m.head_margin, **common)
     if m.kind == "label_aae":
         return LabelPriorAAE(discriminator_hidden=m.discriminator_hidden, **common)
     raise ValueError(f"unknown model kind {m.kind!r}")

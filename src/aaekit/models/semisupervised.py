@@ -92,8 +92,12 @@ class SemiSupervisedAAE(Model):
         return torch.cat([self.heads(x[i : i + batch_size])[0].argmax(1) for i in range(0, len(x), batch_size)])
 
     # -- phases ------------------------------------------------------------------------------
+    def autoencoder_parameters(self) -> list[nn.Parameter]:
+        """What the reconstruction phase trains."""
+        return [*self.encoder.parameters(), *self.decoder.parameters()]
+
     def phases(self) -> list[Phase]:
-        ae = [*self.encoder.parameters(), *self.decoder.parameters()]
+        ae = self.autoencoder_parameters()
         classification = Phase("classification", list(self.encoder.parameters()), CLASSIFICATION_SGD,
                                self.classification_loss, source="labelled")
         if self.classifier_only:
@@ -106,7 +110,7 @@ class SemiSupervisedAAE(Model):
         return phases + [classification] if self.classify else phases
 
     def reconstruction_loss(self, batch: Batch) -> torch.Tensor:
-        return self.reconstruction_error(self.decoder(self.encode(self.noisy(batch))), batch.x)
+        return self.reconstruction_error(self.decode_logits(self.encode(self.noisy(batch))), batch.x)
 
     def discriminator_loss(self, batch: Batch):
         # the heads with their graph: the generator phase of this batch reuses them (the encoder

@@ -78,9 +78,14 @@ def save_confusion(y_true: np.ndarray, y_pred: np.ndarray, n_classes: int, path:
 
 
 def save_codes(z: np.ndarray, y: np.ndarray | None, path: str | Path, title: str = "",
-               prior: np.ndarray | None = None) -> Path:
+               prior: np.ndarray | None = None, heads: np.ndarray | None = None) -> Path:
+    """2-D codes coloured by label; ``heads``: points marked with black crosses and numbered."""
     fig, ax = plt.subplots(figsize=(5, 5))
     sc = plot_codes(ax, z, y, title, prior)
+    if heads is not None:
+        ax.scatter(heads[:, 0], heads[:, 1], marker="x", s=30, c="black", linewidths=1.2)
+        for i, (a, b) in enumerate(heads):
+            ax.annotate(str(i), (a, b), textcoords="offset points", xytext=(3, 3), fontsize=7)
     if y is not None:
         fig.colorbar(sc, ax=ax, ticks=range(10), fraction=0.046)
     fig.tight_layout()
