@@ -45,7 +45,7 @@ def run(batch: int, rule: str, args, splits) -> dict:
     sets += [f"train.optim.{phase}.lr={lr * scale:g}" for phase, lr in PAPER_LR.items()]
     cfg = load_config(CONFIG, sets)
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg, splits.train.dim)
+    model = build_model(cfg, splits.train.dim, splits.train.image_shape)
     trainer = Trainer(model, cfg, splits.train, None, cfg.run_dir)
     val_x = splits.val.floats(trainer.device)
     curve, train_time, reached, diverged = [], 0.0, None, None

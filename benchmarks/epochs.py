@@ -45,7 +45,8 @@ def epoch_times(precision: str, compile: str, device: str, epochs: int, splits) 
     torch.manual_seed(0)
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
-    trainer = Trainer(build_model(cfg, splits.train.dim), cfg, splits.train, None, cfg.run_dir)
+    model = build_model(cfg, splits.train.dim, splits.train.image_shape)
+    trainer = Trainer(model, cfg, splits.train, None, cfg.run_dir)
     if trainer.device.type == "cpu":
         torch.set_flush_denormal(cfg.train.flush_denormal)  # as Trainer.fit does
     times = []

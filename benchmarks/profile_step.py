@@ -35,7 +35,7 @@ def main() -> None:
     data, source = images(args.samples)
     cfg = paper_config(args.precision, Path("runs/bench-tmp"))
     torch.manual_seed(0)
-    trainer = Trainer(build_model(cfg, 784), cfg, data, None, "runs/bench-tmp")
+    trainer = Trainer(build_model(cfg, 784, (28, 28)), cfg, data, None, "runs/bench-tmp")
     torch.set_flush_denormal(True)
     trainer._train_epoch()  # warm-up
     with profile(activities=[ProfilerActivity.CPU]) as prof:

@@ -116,7 +116,7 @@ def time_trainer(data: ArrayDataset, precision: str, compile: str = "none") -> f
     cfg = paper_config(precision, tmp)
     cfg.train.compile = compile
     torch.manual_seed(0)
-    trainer = Trainer(build_model(cfg, 784), cfg, data, None, tmp)
+    trainer = Trainer(build_model(cfg, 784, (28, 28)), cfg, data, None, tmp)
     torch.set_flush_denormal(cfg.train.flush_denormal)  # as Trainer.fit does
     try:
         trainer._train_epoch()  # warm-up

@@ -7,7 +7,7 @@ from torch import nn
 from aaekit.config import ConfigError
 from aaekit.data.loader import Batch
 from aaekit.models import AAE, VAE, build_model
-from aaekit.nets import MLP
+from aaekit.nets import MLP, ConvEncoder, alive_units
 from aaekit.priors import Gaussian, MixtureOfGaussians, SwissRoll
 
 
@@ -102,10 +102,20 @@ def test_build_model_from_config(tiny):
 def test_alive_units_counts_silenced_relus():
     net = MLP(4, (6, 6), 1, init_std=0.1)
     x = torch.randn(100, 4)
-    assert net.alive_units(x) > 0.5
+    assert alive_units(net, x) > 0.5
     with torch.no_grad():
         net[0].bias[:3] = -100.0  # three of twelve hidden units can never fire
-    assert net.alive_units(x) <= 9 / 12
+    assert alive_units(net, x) <= 9 / 12
+
+
+def test_alive_units_counts_a_convolution_channel_as_one_unit():
+    net = ConvEncoder((6, 6), 2, channels=(4,), hidden=(5,), init_std=0.1)
+    x = torch.rand(50, 36)
+    assert alive_units(net, x) > 0.5
+    with torch.no_grad():
+        net.conv[0].bias[:2] = -100.0  # two of the four channels never fire, anywhere
+        net.fc[0].bias[:] = -100.0  # nor any of the five hidden units
+    assert alive_units(net, x) == pytest.approx(2 / 9)
 
 
 def test_checkpoints_naming_the_discriminator_still_load():

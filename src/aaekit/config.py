@@ -77,6 +77,16 @@ class ModelConfig:
     # cluster heads (rows of W_C) is pushed apart by max(0, eta - distance); 0 = no such cost. The
     # paper gives no value.
     head_margin: float = 0.0
+    # The encoder's and decoder's nets: "mlp" (the paper's, of encoder_hidden / decoder_hidden) or
+    # "conv" (aaekit.nets.conv, on (H, W) images): per stage a 3 x 3 convolution of conv_channels[i]
+    # channels halving the image, then fully connected hidden layers of encoder_hidden /
+    # decoder_hidden. With the DCGAN switches off it is a classic CNN (max-pooling, upsampling).
+    nets: str = "mlp"
+    conv_channels: list[int] = field(default_factory=lambda: [32, 64])
+    all_conv: bool = False  # conv: strided / transposed convolutions instead of pooling / upsampling
+    no_fc: bool = False  # conv: no fully connected hidden layers
+    batchnorm: bool = False  # batch norm in the encoder and decoder (not on their image layers)
+    discriminator_batchnorm: bool = False  # batch norm in the discriminators (not on their input layer)
 
 
 @dataclass
@@ -156,6 +166,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.kind": ("aae", "vae", "supervised_aae", "label_aae", "semisupervised_aae", "clustering_aae",
                    "dimred_aae", "dimred_clustering_aae"),
     "model.recon_loss": ("sse", "bce"),
+    "model.nets": ("mlp", "conv"),
     "prior.kind": ("gaussian", "mog", "swissroll", "categorical"),
     "train.precision": ("auto", "bf16", "fp32"),
     "train.compile": ("none", "default", "reduce-overhead", "max-autotune"),
@@ -254,7 +265,14 @@ def validate(cfg: Config) -> Config:
     for key in POSITIVE:
         if flat[key] is not None and flat[key] <= 0:
             raise ConfigError(f"config key '{key}': must be > 0, got {flat[key]!r}")
-    for key in ("model.encoder_hidden", "model.decoder_hidden", "model.discriminator_hidden"):
+    for key in ("model.all_conv", "model.no_fc"):
+        if flat[key] and cfg.model.nets != "conv":
+            raise ConfigError(f"config key '{key}': a switch of model.nets: conv, and model.nets is {cfg.model.nets!r}")
+    if cfg.model.nets == "conv" and not cfg.model.conv_channels:
+        raise ConfigError("config key 'model.conv_channels': a conv net needs at least one stage")
+    if cfg.model.discriminator_batchnorm and cfg.model.kind == "vae":
+        raise ConfigError("config key 'model.discriminator_batchnorm': the vae has no discriminator")
+    for key in ("model.encoder_hidden", "model.decoder_hidden", "model.discriminator_hidden", "model.conv_channels"):
         if any(h <= 0 for h in flat[key]):
             raise ConfigError(f"config key '{key}': layer sizes must be > 0, got {flat[key]!r}")
     if cfg.data.train_subset is not None and cfg.data.train_subset <= 0:

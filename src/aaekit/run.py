@@ -112,7 +112,7 @@ def _train_run(cfg: Config, resume: bool, command: str | None, overwrite: bool,
     splits = load_splits(cfg.data, seed=cfg.seed)
     check_labels(cfg, splits)
     torch.manual_seed(cfg.seed)
-    model = build_model(cfg, splits.train.dim)
+    model = build_model(cfg, splits.train.dim, splits.train.image_shape)
     trainer = Trainer(model, cfg, splits.train, splits.val, cfg.run_dir, data_id=splits.data_id)
     world = distributed.world_size()
     log.info("training %s (%s) on %d images, %s%s; writing to %s", cfg.name, model.kind,
@@ -209,7 +209,7 @@ def load_run(path: str | Path, device: str = "auto") -> tuple[Model, Config, dic
     state = load_checkpoint(ckpt, dev)
     try:
         cfg = from_dict(state["config"])
-        model = build_model(cfg, state["x_dim"])
+        model = build_model(cfg, state["x_dim"], state.get("image_shape"))
         model.load_state_dict(state["model"])
     except (KeyError, RuntimeError, ValueError) as e:
         msg = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__

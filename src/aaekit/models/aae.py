@@ -10,7 +10,7 @@ from aaekit.config import OptimConfig
 from aaekit.data.loader import Batch
 from aaekit.models.adversary import Adversary
 from aaekit.models.base import Model, Phase
-from aaekit.nets import MLP
+from aaekit.nets import MLP, NetSpec
 from aaekit.priors import Prior
 
 # Appendix A [memory; 1henrypage "Paper Configuration"], PAPER.md sec. 2: SGD, autoencoder lr 0.01
@@ -36,13 +36,16 @@ class AAE(Model):
         encoder_hidden: Sequence[int] = (1000, 1000), decoder_hidden: Sequence[int] = (1000, 1000),
         discriminator_hidden: Sequence[int] = (1000, 1000), init_std: float | None = 0.01,
         recon_loss: str = "sse", input_noise: float = 0.0, decoder_side: int = 0, discriminator_side: int = 0,
+        nets: NetSpec | None = None, discriminator_batchnorm: bool = False,
     ) -> None:
         """``decoder_side`` / ``discriminator_side``: widths of the side inputs (labels) that the
-        decoder / discriminator see beside the code (models/supervised.py); 0 here."""
+        decoder / discriminator see beside the code (models/supervised.py); 0 here. ``nets``: how
+        the encoder and decoder are built (None: the MLPs of ``encoder_hidden`` / ``decoder_hidden``)."""
         super().__init__(x_dim, code_dim, prior, recon_loss, input_noise)
-        self.encoder = MLP(x_dim, encoder_hidden, code_dim, init_std)
-        self.decoder = MLP(code_dim + decoder_side, decoder_hidden, x_dim, init_std)
-        self.adversary = Adversary(prior, discriminator_hidden, init_std, discriminator_side)
+        nets = nets or NetSpec((x_dim,), encoder_hidden, decoder_hidden, init_std)
+        self.encoder = nets.encoder(code_dim)
+        self.decoder = nets.decoder(code_dim + decoder_side)
+        self.adversary = Adversary(prior, discriminator_hidden, init_std, discriminator_side, discriminator_batchnorm)
         self._register_load_state_dict_pre_hook(_rename_discriminator)
 
     @property

@@ -21,10 +21,13 @@ class Adversary(nn.Module):
     seeing ``side`` (e.g. a one-hot label) beside each when ``side_dim`` > 0. Losses on logits."""
 
     def __init__(self, prior: Prior, hidden: Sequence[int] = (1000, 1000), init_std: float | None = 0.01,
-                 side_dim: int = 0) -> None:
+                 side_dim: int = 0, batchnorm: bool = False) -> None:
+        """``batchnorm``: batch normalization in the hidden layers but the first (DCGAN); prior
+        samples and codes then go through the net in separate batches, never normalised together."""
         super().__init__()
         self.prior = prior
-        self.net = MLP(prior.dim + side_dim, hidden, 1, init_std)
+        self.batchnorm = batchnorm
+        self.net = MLP(prior.dim + side_dim, hidden, 1, init_std, batchnorm)
 
     def logits(self, z: torch.Tensor, side: torch.Tensor | None = None) -> torch.Tensor:
         """The discriminator's logits ("real" > 0), in fp32."""
@@ -32,11 +35,14 @@ class Adversary(nn.Module):
 
     def discriminator_loss(self, codes: torch.Tensor, real: torch.Tensor, side: torch.Tensor | None = None):
         """Loss of the discriminator on ``real`` prior samples and (detached) ``codes``, and its
-        accuracy on each; one forward pass over both."""
+        accuracy on each; one forward pass over both (two with batch norm: a batch of each)."""
         n = len(real)
-        logits = self.logits(torch.cat([real, codes.detach().to(real.dtype)]),
-                             None if side is None else torch.cat([side, side]))
-        real_logits, fake_logits = logits[:n], logits[n:]
+        fake = codes.detach().to(real.dtype)
+        if self.batchnorm:
+            real_logits, fake_logits = self.logits(real, side), self.logits(fake, side)
+        else:
+            logits = self.logits(torch.cat([real, fake]), None if side is None else torch.cat([side, side]))
+            real_logits, fake_logits = logits[:n], logits[n:]
         loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
                 + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
         return loss, (real_logits > 0).float().mean(), (fake_logits < 0).float().mean()

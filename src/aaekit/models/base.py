@@ -11,6 +11,7 @@ from torch import nn
 
 from aaekit.config import ConfigError, OptimConfig
 from aaekit.data.loader import Batch
+from aaekit.nets import alive_units
 from aaekit.priors import Prior
 
 LossOutput = torch.Tensor | tuple[torch.Tensor, dict[str, torch.Tensor]]
@@ -110,7 +111,7 @@ class Model(nn.Module):
             "code_std": z.std(0).mean().item(),
             "prior_mean": self.prior_mean.abs().mean().item(),
             "prior_std": self.prior_std.mean().item(),
-            "encoder_alive_units": self.encoder.alive_units(x[:2000]),
+            "encoder_alive_units": alive_units(self.encoder, x[:2000]),
         }
         out.update(self.extra_diagnostics(x, z, y))
         self.train(was_training)

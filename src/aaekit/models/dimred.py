@@ -19,7 +19,7 @@ from torch import nn
 
 from aaekit.data.loader import Batch
 from aaekit.models.semisupervised import ClusteringAAE, SemiSupervisedAAE
-from aaekit.nets import MLP
+from aaekit.nets import NetSpec
 
 
 class _ReducedCode:
@@ -29,11 +29,12 @@ class _ReducedCode:
     n_classes: int
     style_dim: int
     x_dim: int
+    nets: NetSpec
     cluster_heads: nn.Parameter
 
-    def _reduce_code(self, decoder_hidden, init_std: float | None, head_margin: float) -> None:
+    def _reduce_code(self, head_margin: float) -> None:
         # the decoder reads the n-D reduced code, not [y, z]
-        self.decoder = MLP(self.style_dim, decoder_hidden, self.x_dim, init_std)
+        self.decoder = self.nets.decoder(self.style_dim)
         # W_C, one row per cluster; N(0, 1), the scale of the style's prior (the paper gives none)
         self.cluster_heads = nn.Parameter(torch.randn(self.n_classes, self.style_dim))
         self.head_margin = head_margin
@@ -92,11 +93,9 @@ class DimRedAAE(_ReducedCode, SemiSupervisedAAE):
 
     kind = "dimred_aae"
 
-    def __init__(self, x_dim: int, code_dim: int, prior, decoder_hidden=(1000, 1000), init_std: float | None = 0.01,
-                 head_margin: float = 0.0, **kwargs: Any) -> None:
-        SemiSupervisedAAE.__init__(self, x_dim, code_dim, prior, decoder_hidden=decoder_hidden, init_std=init_std,
-                                   **kwargs)
-        self._reduce_code(decoder_hidden, init_std, head_margin)
+    def __init__(self, x_dim: int, code_dim: int, prior, head_margin: float = 0.0, **kwargs: Any) -> None:
+        SemiSupervisedAAE.__init__(self, x_dim, code_dim, prior, **kwargs)
+        self._reduce_code(head_margin)
 
 
 class DimRedClusteringAAE(_ReducedCode, ClusteringAAE):
@@ -104,8 +103,6 @@ class DimRedClusteringAAE(_ReducedCode, ClusteringAAE):
 
     kind = "dimred_clustering_aae"
 
-    def __init__(self, x_dim: int, code_dim: int, prior, decoder_hidden=(1000, 1000), init_std: float | None = 0.01,
-                 head_margin: float = 0.0, **kwargs: Any) -> None:
-        ClusteringAAE.__init__(self, x_dim, code_dim, prior, decoder_hidden=decoder_hidden, init_std=init_std,
-                               **kwargs)
-        self._reduce_code(decoder_hidden, init_std, head_margin)
+    def __init__(self, x_dim: int, code_dim: int, prior, head_margin: float = 0.0, **kwargs: Any) -> None:
+        ClusteringAAE.__init__(self, x_dim, code_dim, prior, **kwargs)
+        self._reduce_code(head_margin)

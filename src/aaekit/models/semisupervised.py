@@ -25,7 +25,7 @@ from aaekit.data.loader import Batch
 from aaekit.models.aae import ADVERSARIAL_SGD, AUTOENCODER_SGD, PAPER_MILESTONES
 from aaekit.models.adversary import Adversary
 from aaekit.models.base import Model, Phase
-from aaekit.nets import MLP
+from aaekit.nets import NetSpec
 from aaekit.priors import Categorical, Joint, Prior
 
 # PAPER.md sec. 3 [memory]: the semi-supervised cost at lr 0.1 -> 0.01 (epoch 50) -> 0.001 (epoch
@@ -48,16 +48,19 @@ class SemiSupervisedAAE(Model):
                  encoder_hidden: Sequence[int] = (1000, 1000), decoder_hidden: Sequence[int] = (1000, 1000),
                  discriminator_hidden: Sequence[int] = (1000, 1000), init_std: float | None = 0.01,
                  recon_loss: str = "sse", input_noise: float = 0.0, classify: bool = True,
-                 classifier_only: bool = False, style_sees_class: bool = False, labelled_shift: int = 0) -> None:
+                 classifier_only: bool = False, style_sees_class: bool = False, labelled_shift: int = 0,
+                 nets: NetSpec | None = None, discriminator_batchnorm: bool = False) -> None:
         categorical = Categorical(n_classes)
         super().__init__(x_dim, n_classes + code_dim, Joint(categorical, prior), recon_loss, input_noise)
         self.n_classes, self.style_dim = n_classes, code_dim
         self.classify, self.classifier_only = classify or classifier_only, classifier_only
-        self.encoder = MLP(x_dim, encoder_hidden, n_classes + code_dim, init_std)
-        self.decoder = MLP(n_classes + code_dim, decoder_hidden, x_dim, init_std)
+        self.nets = nets or NetSpec((x_dim,), encoder_hidden, decoder_hidden, init_std)
+        self.encoder = self.nets.encoder(n_classes + code_dim)
+        self.decoder = self.nets.decoder(n_classes + code_dim)
         self.adversaries = nn.ModuleDict({
-            "y": Adversary(categorical, discriminator_hidden, init_std),
-            "z": Adversary(prior, discriminator_hidden, init_std, side_dim=n_classes if style_sees_class else 0),
+            "y": Adversary(categorical, discriminator_hidden, init_std, batchnorm=discriminator_batchnorm),
+            "z": Adversary(prior, discriminator_hidden, init_std, side_dim=n_classes if style_sees_class else 0,
+                           batchnorm=discriminator_batchnorm),
         })
         self.style_sees_class = style_sees_class
         self.labelled_shift = labelled_shift

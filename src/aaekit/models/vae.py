@@ -10,7 +10,7 @@ import torch
 from aaekit.config import ConfigError, OptimConfig
 from aaekit.data.loader import Batch
 from aaekit.models.base import Model, Phase
-from aaekit.nets import MLP
+from aaekit.nets import NetSpec
 from aaekit.priors import Gaussian, Prior
 
 # The paper gives no VAE schedule; Adam at 1e-3 is the usual choice for this model.
@@ -28,6 +28,7 @@ class VAE(Model):
         self, x_dim: int, code_dim: int, prior: Prior,
         encoder_hidden: Sequence[int] = (1000, 1000), decoder_hidden: Sequence[int] = (1000, 1000),
         init_std: float | None = 0.01, recon_loss: str = "bce", input_noise: float = 0.0,
+        nets: NetSpec | None = None,
     ) -> None:
         super().__init__(x_dim, code_dim, prior, recon_loss, input_noise)
         try:
@@ -37,8 +38,9 @@ class VAE(Model):
                 f"config key 'prior.kind': the VAE needs a prior with a density, "
                 f"{type(prior).__name__} has none"
             ) from None
-        self.encoder = MLP(x_dim, encoder_hidden, 2 * code_dim, init_std)
-        self.decoder = MLP(code_dim, decoder_hidden, x_dim, init_std)
+        nets = nets or NetSpec((x_dim,), encoder_hidden, decoder_hidden, init_std)
+        self.encoder = nets.encoder(2 * code_dim)
+        self.decoder = nets.decoder(code_dim)
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         mean, logvar = self.encoder(x).float().chunk(2, dim=1)

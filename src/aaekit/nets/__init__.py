@@ -1,3 +1,48 @@
-from aaekit.nets.mlp import MLP
+"""The nets a model's encoder and decoder are made of: the paper's MLPs or convolutional ones."""
 
-__all__ = ["MLP"]
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from torch import nn
+
+from aaekit.nets.conv import ConvDecoder, ConvEncoder
+from aaekit.nets.mlp import MLP, alive_units
+
+__all__ = ["MLP", "ConvDecoder", "ConvEncoder", "NetSpec", "alive_units"]
+
+
+@dataclass(frozen=True)
+class NetSpec:
+    """How a model builds its encoder (image -> ``out_dim``) and decoder (``in_dim`` -> image logits).
+    ``kind`` "mlp": the paper's fully connected nets of ``encoder_hidden`` / ``decoder_hidden``;
+    "conv": :mod:`aaekit.nets.conv` on (H, W) images, with ``channels`` per stage, the hidden sizes
+    as its fully connected layers and the three DCGAN switches. ``batchnorm`` applies to both kinds."""
+
+    image_shape: tuple[int, ...]  # (D,) for flat data, (H, W) for images
+    encoder_hidden: Sequence[int] = (1000, 1000)
+    decoder_hidden: Sequence[int] = (1000, 1000)
+    init_std: float | None = 0.01
+    kind: str = "mlp"
+    channels: Sequence[int] = (32, 64)
+    all_conv: bool = False
+    no_fc: bool = False
+    batchnorm: bool = False
+
+    @property
+    def x_dim(self) -> int:
+        return math.prod(self.image_shape)
+
+    def encoder(self, out_dim: int) -> nn.Module:
+        if self.kind == "mlp":
+            return MLP(self.x_dim, self.encoder_hidden, out_dim, self.init_std, self.batchnorm)
+        return ConvEncoder(self.image_shape, out_dim, self.channels, self.encoder_hidden, self.all_conv, self.no_fc,
+                           self.batchnorm, self.init_std)
+
+    def decoder(self, in_dim: int) -> nn.Module:
+        if self.kind == "mlp":
+            return MLP(in_dim, self.decoder_hidden, self.x_dim, self.init_std, self.batchnorm, first_bn=True)
+        return ConvDecoder(in_dim, self.image_shape, self.channels, self.decoder_hidden, self.all_conv, self.no_fc,
+                           self.batchnorm, self.init_std)

@@ -76,6 +76,17 @@ def mean_over_processes(t: torch.Tensor) -> torch.Tensor:
     return t / world_size()
 
 
+def average_buffers(model: nn.Module) -> None:
+    """Average batch norm's running statistics (each process's from its own shards) over all
+    processes, in place; nothing for one process or a model without batch norm."""
+    if world_size() == 1:
+        return
+    for m in model.modules():
+        if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.running_mean is not None:
+            m.running_mean.copy_(mean_over_processes(m.running_mean))
+            m.running_var.copy_(mean_over_processes(m.running_var))
+
+
 class _PhaseModule(nn.Module):
     """A phase as a module whose parameters are exactly the phase's: DDP then averages the
     gradients of those parameters, and of no others, after the phase's backward pass."""

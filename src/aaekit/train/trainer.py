@@ -353,6 +353,9 @@ class Trainer:
             while self.epoch < self.cfg.train.epochs:
                 start = time.perf_counter()
                 row = self._train_epoch()
+                # batch norm's running statistics: each process has its own shards'; all evaluate
+                # and checkpoint their average
+                distributed.average_buffers(self.model)
                 self._check_weights()
                 if self.val_x is not None:  # every process evaluates: their RNGs stay in step
                     row.update({f"val_{k}": v for k, v in self.model.evaluate(self.val_x, self.val_y).items()})
