@@ -183,6 +183,7 @@ def test_report_tables_semisupervised_error_beside_the_paper(capsys, tmp_path):
     assert "| the encoder on the labelled images alone | – | – | **1.50** (1.40); 1 seed, 30 epochs, 10 min |" in text
     assert "| AAE (the paper: 5000 epochs) | 1.90 ± 0.10 | 1.60 ± 0.08 | 0.85 ± 0.02 |" in text
     assert "the paper's recipe" not in text  # no runs, no row
+    assert "Devices: cpu." in text
     # the figures are of the best seed on validation (seed 0: 3.0 against 5.0), not on test (seed 1)
     assert "(semisupervised/labels_100/seed0/confusion.png)" in text and "labels_100/seed1/confusion" not in text
 

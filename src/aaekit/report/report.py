@@ -218,6 +218,9 @@ def render_table2(results: Path) -> list[str]:
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     for name, cells in PAPER_TABLE2.items():
         lines.append(f"| {name} | " + " | ".join(cells[n] for n in TABLE2_LABELS) + " |")
+    devices = sorted({d["provenance"]["device"] for folder, _ in rows for n in TABLE2_LABELS
+                      for d in runs.get(f"{folder}/labels_{n}", [])})
+    lines += ["", "Devices: " + "; ".join(devices) + "."]
     for n in TABLE2_LABELS:  # aaekit's recipe: the figures of its best seed on validation (never on test)
         docs = runs.get(f"semisupervised/labels_{n}")
         if docs:
