@@ -30,6 +30,7 @@ class AAE(Model):
     """
 
     kind = "aae"
+    measures_prior_fit = True
 
     def __init__(
         self, x_dim: int, code_dim: int, prior: Prior,

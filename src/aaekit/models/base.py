@@ -41,6 +41,9 @@ class Model(nn.Module):
 
     kind: str = ""
     decoder_takes_labels: bool = False  # decode(z, y) needs y (the supervised AAE)
+    # evaluate() measures how well the codes match the prior (aaekit.metrics.prior_fit): the models
+    # whose whole code is pushed onto ``prior`` (the AAEs, the VAE)
+    measures_prior_fit: bool = False
 
     def __init__(self, x_dim: int, code_dim: int, prior: Prior, recon_loss: str = "sse",
                  input_noise: float = 0.0) -> None:
@@ -93,8 +96,9 @@ class Model(nn.Module):
 
     @torch.no_grad()
     def evaluate(self, x: torch.Tensor, y: torch.Tensor | None = None, batch_size: int = 1000) -> dict[str, float]:
-        """Held-out diagnostics: reconstruction error and the codes' moments against the prior's
-        (``y``: the labels, for models whose decoder or discriminator takes them)."""
+        """Held-out diagnostics: reconstruction error, the codes' moments against the prior's and,
+        where the model measures it, their fit to the prior (``prior_fit_c2st``, ``prior_fit_mmd``:
+        10,000 codes at most) (``y``: the labels, for models whose decoder or discriminator takes them)."""
         was_training = self.training
         self.eval()
         sse, codes = 0.0, []
@@ -113,6 +117,10 @@ class Model(nn.Module):
             "prior_std": self.prior_std.mean().item(),
             "encoder_alive_units": alive_units(self.encoder, x[:2000]),
         }
+        if self.measures_prior_fit:
+            from aaekit.metrics.prior_fit import prior_fit
+
+            out.update(prior_fit(z, self.prior))
         out.update(self.extra_diagnostics(x, z, y))
         self.train(was_training)
         return out

@@ -23,6 +23,7 @@ class VAE(Model):
     The KL is exact for a Gaussian prior and a one-sample Monte Carlo estimate otherwise (mixture)."""
 
     kind = "vae"
+    measures_prior_fit = True
 
     def __init__(
         self, x_dim: int, code_dim: int, prior: Prior,
