@@ -203,9 +203,11 @@ def _compare(args: argparse.Namespace) -> int:
         doc = json.loads(metrics.read_text())
         with np.load(codes) as c:
             y = c["y"] if len(c["y"]) else None
+            fit = doc["metrics"].get("prior_fit_c2st")
             panels.append({"z": c["z"], "y": y, "prior": c["prior"],
                            "title": f"{doc['experiment']}: {doc['config']['model']['kind'].upper()}, "
-                                    f"{doc['config']['prior']['kind']} prior"})
+                                    f"{doc['config']['prior']['kind']} prior"
+                                    + (f"\ncodes vs prior: C2ST {fit:.2f} (0.5 = a match)" if fit is not None else "")})
         sources.append({"run": str(run), "experiment": doc["experiment"], "seed": doc["seed"],
                         "git_commit": doc["provenance"]["git_commit"],
                         "recon_mse": doc["metrics"]["recon_mse"]})
