@@ -103,7 +103,7 @@ CASES = [
                                    "--set", "model.labelled_shift=-1", "--out", ws / "new"], 2, "must be >= 0"),
     ("shift-over-image", lambda ws: ["train", ws / "tiny.yaml", "--set", "model.kind=semisupervised_aae",
                                      "--set", "model.labelled_shift=8", "--out", ws / "new"], 2,
-     "leaves nothing of a 8-pixel image"),
+     "leaves nothing of a 8 x 8 image"),
     ("nan-lr", lambda ws: ["train", ws / "tiny.yaml", "--set", "train.optim.generator.lr=nan", "--out", ws / "new"],
      2, "expected a finite number"),
     ("unknown-phase", lambda ws: ["train", ws / "tiny.yaml", "--set", "train.optim.critic.lr=0.1",

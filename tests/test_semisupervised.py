@@ -205,5 +205,11 @@ def test_labelled_shift_moves_each_labelled_image_by_at_most_k_pixels(tiny):
     assert t.history[-1]["val_error_pct"] < 60
     with pytest.raises(Exception, match="only the semisupervised_aae and dimred_aae have it"):
         tiny(model={"kind": "aae", "labelled_shift": 1})
-    with pytest.raises(Exception, match="are not a square"):
+    with pytest.raises(Exception, match="these data are flat, 60 values each"):
         build_model(cfg, 60)
+    wide = build_model(cfg, 48, (4, 12))  # non-square images shift too
+    one = torch.zeros(1, 48)
+    one[0, 1 * 12 + 5] = 1
+    torch.manual_seed(1)
+    moved = wide.shifted(Batch(one, torch.zeros(1, dtype=torch.long))).reshape(4, 12).nonzero()
+    assert len(moved) == 1 and abs(moved[0, 0] - 1) <= 2 and abs(moved[0, 1] - 5) <= 2

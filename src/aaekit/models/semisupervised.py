@@ -64,14 +64,17 @@ class SemiSupervisedAAE(Model):
         })
         self.style_sees_class = style_sees_class
         self.labelled_shift = labelled_shift
+        self.image_hw = tuple(self.nets.image_shape)
         if labelled_shift:
-            side = round(x_dim**0.5)
-            if side * side != x_dim:
-                raise ConfigError(f"config key 'model.labelled_shift': it shifts square images, and {x_dim} pixels "
-                                  "are not a square")
-            if labelled_shift >= side:
+            if len(self.image_hw) != 2:  # flat data: square images if the size is a square
+                side = round(x_dim**0.5)
+                if side * side != x_dim:
+                    raise ConfigError(f"config key 'model.labelled_shift': it shifts (height, width) images, and "
+                                      f"these data are flat, {x_dim} values each")
+                self.image_hw = (side, side)
+            if labelled_shift >= min(self.image_hw):
                 raise ConfigError(f"config key 'model.labelled_shift': {labelled_shift} leaves nothing of a "
-                                  f"{side}-pixel image")
+                                  f"{self.image_hw[0]} x {self.image_hw[1]} image")
 
     # -- the encoder's two heads -------------------------------------------------------------
     def heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -151,14 +154,14 @@ class SemiSupervisedAAE(Model):
         return F.cross_entropy(logits, batch.y), {"accuracy": (logits.argmax(1) == batch.y).float().mean()}
 
     def shifted(self, batch: Batch) -> torch.Tensor:
-        """The batch's (square) images, each moved by its own random whole number of pixels, from
+        """The batch's images, each moved by its own random whole number of pixels, from
         -labelled_shift to +labelled_shift along each axis, the pixels moved in being 0."""
         x, k = batch.x, self.labelled_shift
-        n, side = len(x), round(x.shape[1] ** 0.5)
+        n, (h, w) = len(x), self.image_hw
         dy, dx = batch.draw(lambda _, m: tuple(torch.randint(0, 2 * k + 1, (2, m), device=x.device)))
-        padded = F.pad(x.reshape(n, side, side), (k, k, k, k))
-        grid = torch.arange(side, device=x.device)
-        rows, cols = (dy[:, None] + grid)[:, :, None], (dx[:, None] + grid)[:, None, :]
+        padded = F.pad(x.reshape(n, h, w), (k, k, k, k))
+        rows = (dy[:, None] + torch.arange(h, device=x.device))[:, :, None]
+        cols = (dx[:, None] + torch.arange(w, device=x.device))[:, None, :]
         return padded[torch.arange(n, device=x.device)[:, None, None], rows, cols].reshape(n, -1)
 
     # -- measures ----------------------------------------------------------------------------
