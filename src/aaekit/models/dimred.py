@@ -19,7 +19,6 @@ from torch import nn
 
 from aaekit.data.loader import Batch
 from aaekit.models.semisupervised import ClusteringAAE, SemiSupervisedAAE
-from aaekit.nets import NetSpec
 
 
 class _ReducedCode:
@@ -29,12 +28,13 @@ class _ReducedCode:
     n_classes: int
     style_dim: int
     x_dim: int
-    nets: NetSpec
     cluster_heads: nn.Parameter
 
+    def decoder_input_dim(self) -> int:
+        """The decoder reads the n-D reduced code, not [y, z]."""
+        return self.style_dim
+
     def _reduce_code(self, head_margin: float) -> None:
-        # the decoder reads the n-D reduced code, not [y, z]
-        self.decoder = self.nets.decoder(self.style_dim)
         # W_C, one row per cluster; N(0, 1), the scale of the style's prior (the paper gives none)
         self.cluster_heads = nn.Parameter(torch.randn(self.n_classes, self.style_dim))
         self.head_margin = head_margin

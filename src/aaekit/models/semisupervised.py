@@ -56,7 +56,7 @@ class SemiSupervisedAAE(Model):
         self.classify, self.classifier_only = classify or classifier_only, classifier_only
         self.nets = nets or NetSpec((x_dim,), encoder_hidden, decoder_hidden, init_std)
         self.encoder = self.nets.encoder(n_classes + code_dim)
-        self.decoder = self.nets.decoder(n_classes + code_dim)
+        self.decoder = self.nets.decoder(self.decoder_input_dim())
         self.adversaries = nn.ModuleDict({
             "y": Adversary(categorical, discriminator_hidden, init_std, batchnorm=discriminator_batchnorm),
             "z": Adversary(prior, discriminator_hidden, init_std, side_dim=n_classes if style_sees_class else 0,
@@ -75,6 +75,10 @@ class SemiSupervisedAAE(Model):
             if labelled_shift >= min(self.image_hw):
                 raise ConfigError(f"config key 'model.labelled_shift': {labelled_shift} leaves nothing of a "
                                   f"{self.image_hw[0]} x {self.image_hw[1]} image")
+
+    def decoder_input_dim(self) -> int:
+        """What the decoder reads: the code [y, z]."""
+        return self.n_classes + self.style_dim
 
     # -- the encoder's two heads -------------------------------------------------------------
     def heads(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -168,14 +172,20 @@ class SemiSupervisedAAE(Model):
     def extra_diagnostics(self, x, z, y=None):
         """Classification error (%, on the labelled images among ``x``) and each discriminator's
         held-out accuracy on prior samples and on the codes."""
+        code_y = z[:, : self.n_classes]
+        out = self._d_accuracies(z)
+        if y is not None and bool((y >= 0).any()):
+            known = y >= 0
+            out["error_pct"] = 100 * (code_y[known].argmax(1) != y[known]).float().mean().item()
+        return out
+
+    def _d_accuracies(self, z: torch.Tensor) -> dict[str, float]:
+        """Each discriminator's held-out accuracy on prior samples and on the codes ``z`` = [y, z]."""
         code_y, code_z = z[:, : self.n_classes], z[:, self.n_classes :]
         out = {}
         out["d_acc_prior_y"], out["d_acc_codes_y"] = self.adversaries["y"].accuracies(code_y)
         out["d_acc_prior_z"], out["d_acc_codes_z"] = self.adversaries["z"].accuracies(
             code_z, self._style_side(code_y.float()))
-        if y is not None and bool((y >= 0).any()):
-            known = y >= 0
-            out["error_pct"] = 100 * (code_y[known].argmax(1) != y[known]).float().mean().item()
         return out
 
     def final_evaluation(self, splits, device, out_dir: Path | None) -> dict[str, Any]:
@@ -251,9 +261,7 @@ class ClusteringAAE(SemiSupervisedAAE):
         from aaekit.metrics.clustering import cluster_metrics
 
         code_y = z[:, : self.n_classes].float()
-        out = {}
-        out["d_acc_prior_y"], out["d_acc_codes_y"] = self.adversaries["y"].accuracies(code_y)
-        out["d_acc_prior_z"], out["d_acc_codes_z"] = self.adversaries["z"].accuracies(z[:, self.n_classes :])
+        out = self._d_accuracies(z)
         if y is not None and bool((y >= 0).all()):
             q, labels = code_y.cpu().numpy(), y.cpu().numpy()
             m = cluster_metrics(q, labels, q.argmax(1), labels)
