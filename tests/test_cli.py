@@ -188,6 +188,36 @@ def test_report_tables_semisupervised_error_beside_the_paper(capsys, tmp_path):
     assert "(semisupervised/labels_100/seed0/confusion.png)" in text and "labels_100/seed1/confusion" not in text
 
 
+def test_report_tables_clustering_and_dimred_beside_the_paper(capsys, tmp_path):
+    results = tmp_path / "results"
+    runs = (("clustering/k16", 0, {"cluster_error_pct": 20.0, "nmi": 0.7, "ari": 0.6, "empty_clusters": 1,
+                                   "val": {"cluster_error_pct": 25.0}}),
+            ("clustering/k16", 1, {"cluster_error_pct": 10.0, "nmi": 0.8, "ari": 0.7, "empty_clusters": 0,
+                                   "val": {"cluster_error_pct": 30.0}}),
+            ("dimred/semisupervised_1000", 0, {"test_error_pct": 5.0, "val_error_pct": 5.5,
+                                               "head_min_distance": 1.2}))
+    for folder, seed, metrics in runs:
+        d = results / folder / f"seed{seed}"
+        d.mkdir(parents=True)
+        for fig in ("clusters.png", "map.png") if folder.startswith("clustering") else ("map.png",):
+            (d / fig).write_bytes(b"png")
+        (d / "metrics.json").write_text(json.dumps({
+            "experiment": folder, "seed": seed, "metrics": metrics,
+            "config": {"model": {"kind": "clustering_aae"}, "prior": {"kind": "gaussian"}},
+            "provenance": {"git_commit": "abcdef123456", "device": "cpu", "wall_time_s": 600, "epochs": 20,
+                           "command": "aaekit train"}}))
+    code, _, _ = run_cli(capsys, "report", "--results", results)
+    text = (results / "REPORT.md").read_text()
+    assert code == 0 and "## Clustering and dimensionality reduction" in text
+    assert ("| [clustering, 16 clusters (Table 3, Fig. 9)](clustering/k16/) | **15.00 ± 7.07** (27.50 ± 3.54) "
+            "| 0.750 ± 0.071 | 0.650 ± 0.071 | 0.5 ± 0.7 | – | 0, 1; 20 epochs; 10 min | 9.55 ± 2.1 [memory] |") in text
+    assert "| **5.00** (5.50) | – | – | – | 1.20 |" in text
+    assert "30 clusters" not in text  # no runs, no row
+    # the figures are of the best seed on validation (seed 0: 25 % against 30 %), not on test (seed 1)
+    assert "(clustering/k16/seed0/clusters.png)" in text and "k16/seed1/clusters" not in text
+    assert "(dimred/semisupervised_1000/seed0/map.png)" in text
+
+
 def test_version(capsys):
     with pytest.raises(SystemExit) as e:
         main(["--version"])

@@ -5,10 +5,14 @@ import json
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
+from aaekit.config import ConfigError
 from aaekit.data import load_splits
 from aaekit.metrics.clustering import cluster_metrics, head_labels, majority_labels
 from aaekit.models import ClusteringAAE, build_model
+from aaekit.models.adversary import Adversary
+from aaekit.priors import Categorical
 from aaekit.run import train_run
 from aaekit.train import Trainer
 
@@ -107,3 +111,53 @@ def test_cluster_heads_decode_one_hot_y_with_a_zero_style(tiny):
     assert torch.allclose(heads[2], model.decode(code)[0])
     with pytest.raises(Exception, match="style prior is gaussian"):
         tiny(model={"kind": "clustering_aae"}, prior={"kind": "mog"})
+
+
+def test_the_minibatch_adversary_judges_each_row_beside_its_own_batch_mean():
+    torch.manual_seed(0)
+    adv = Adversary(Categorical(4), (16,), None, minibatch=True)
+    assert next(m for m in adv.modules() if isinstance(m, torch.nn.Linear)).in_features == 8  # y, its batch mean
+    batch = torch.softmax(torch.randn(6, 4), 1)
+    other = batch.clone()
+    other[5] = torch.tensor([1.0, 0, 0, 0])  # one row changed: every row's mean, so every logit, changes
+    a, b = adv.logits(batch), adv.logits(other)
+    assert not torch.allclose(a[:5], b[:5])
+    plain = Adversary(Categorical(4), (16,), None)
+    assert torch.equal(plain.logits(batch)[:5], plain.logits(other)[:5])  # a plain one judges rows alone
+    # prior samples and codes each beside their own batch's mean, never the two batches' together
+    real = adv.prior.sample(6)
+    loss, acc_real, acc_codes = adv.discriminator_loss(batch, real)
+    expected = (F.binary_cross_entropy_with_logits(adv.logits(real), torch.ones(6))
+                + F.binary_cross_entropy_with_logits(adv.logits(batch), torch.zeros(6)))
+    assert loss.item() == pytest.approx(expected.item())
+    # held-out accuracies judge batches of the training batch's size
+    codes = torch.softmax(torch.randn(10, 4), 1)
+    in_batches = torch.cat([adv.logits(codes[:5]), adv.logits(codes[5:])])
+    assert adv.accuracies(codes, batch_size=5)[1] == pytest.approx((in_batches < 0).float().mean().item())
+
+
+def test_a_batch_on_few_clusters_is_told_from_the_prior_only_by_the_minibatch_adversary():
+    """Each row of the fake batches is a valid one-hot draw; only their spread over the classes is
+    wrong (two classes of four used), which a per-row adversary cannot see on a class it shares."""
+    torch.manual_seed(0)
+    accuracy = {}
+    for minibatch in (False, True):
+        adv = Adversary(Categorical(4), (32,), None, minibatch=minibatch)
+        opt = torch.optim.Adam(adv.parameters(), 1e-2)
+        for _ in range(300):
+            fake = F.one_hot(torch.randint(0, 2, (50,)), 4).float()  # classes 0 and 1 only
+            loss, *_ = adv.discriminator_loss(fake, adv.prior.sample(50))
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        with torch.no_grad():  # fresh batches, judged on class 0 rows alone (a class both use)
+            fake = F.one_hot(torch.randint(0, 2, (50,)), 4).float()
+            real = adv.prior.sample(50)
+            right = torch.cat([adv.logits(fake)[fake[:, 0] == 1] < 0, adv.logits(real)[real[:, 0] == 1] > 0])
+        accuracy[minibatch] = right.float().mean().item()
+    assert accuracy[False] < 0.75 and accuracy[True] > 0.95
+
+
+def test_minibatch_adversary_is_refused_where_there_is_no_class_head(tiny):
+    with pytest.raises(ConfigError, match="model.minibatch_adversary': only models with a class head"):
+        tiny("x", model={"kind": "aae", "minibatch_adversary": True})

@@ -47,6 +47,31 @@ def test_bad_files(tmp_path):
         parse_overrides(["novalue"])
 
 
+def test_a_config_extends_its_base_key_by_key(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "root.yaml").write_text("name: root\nmodel: {code_dim: 8, input_noise: 0.3}\n"
+                                        "train: {epochs: 50, optim: {generator: {lr: 0.5, momentum: 0.5}}}\n")
+    (tmp_path / "sub" / "mid.yaml").write_text("base: ../root.yaml\nname: mid\nmodel: {code_dim: 4}\n")
+    (tmp_path / "sub" / "leaf.yaml").write_text("base: mid.yaml\nname: leaf\ntrain: {optim: {generator: {lr: 0.1}}}\n")
+    cfg = load_config(tmp_path / "sub" / "leaf.yaml", ["train.epochs=7"])
+    assert cfg.name == "leaf" and cfg.model.code_dim == 4 and cfg.model.input_noise == 0.3
+    assert cfg.train.epochs == 7 and cfg.train.optim == {"generator": {"lr": 0.1, "momentum": 0.5}}
+
+
+def test_bad_base_configs_name_the_file(tmp_path):
+    a, b = tmp_path / "a.yaml", tmp_path / "b.yaml"
+    a.write_text("base: b.yaml\n")
+    b.write_text("base: a.yaml\n")
+    with pytest.raises(ConfigError, match="a cycle of base configs"):
+        load_config(a)
+    a.write_text("base: missing.yaml\n")
+    with pytest.raises(ConfigError, match=r"config key 'base' in .*a.yaml: .*missing.yaml does not exist"):
+        load_config(a)
+    a.write_text("base: [1]\n")
+    with pytest.raises(ConfigError, match="the path of the config it extends"):
+        load_config(a)
+
+
 def test_shipped_configs_load():
     from pathlib import Path
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from aaekit.config import Config, ConfigError
+from aaekit.config import CATEGORICAL_KINDS, Config, ConfigError
 from aaekit.models.aae import AAE
 from aaekit.models.base import Model, Phase
 from aaekit.models.dimred import DimRedAAE, DimRedClusteringAAE
@@ -46,6 +46,8 @@ def build_model(cfg: Config, x_dim: int, image_shape: Sequence[int] | None = Non
     if m.kind == "vae":
         return VAE(**common)
     common["discriminator_batchnorm"] = m.discriminator_batchnorm
+    if m.kind in CATEGORICAL_KINDS:
+        common["minibatch_adversary"] = m.minibatch_adversary
     if m.kind == "aae":
         return AAE(discriminator_hidden=m.discriminator_hidden, **common)
     if m.kind == "supervised_aae":

@@ -40,7 +40,9 @@ class SemiSupervisedAAE(Model):
     keeps only it (the supervised-only baseline of Table 2: the same encoder on the labelled images).
     ``style_sees_class`` (not in the paper; ``model.adversary_sees_label``): the style's discriminator
     sees q(y | x) beside each style and beside each N(0, I) sample, so it can only win on styles
-    whose distribution changes with the class: the encoder is pushed to a style free of the class."""
+    whose distribution changes with the class: the encoder is pushed to a style free of the class.
+    ``minibatch_adversary`` (not in the paper; ``model.minibatch_adversary``): the class adversary
+    also sees each mini-batch's mean y (:class:`Adversary` ``minibatch``)."""
 
     kind = "semisupervised_aae"
 
@@ -49,7 +51,8 @@ class SemiSupervisedAAE(Model):
                  discriminator_hidden: Sequence[int] = (1000, 1000), init_std: float | None = 0.01,
                  recon_loss: str = "sse", input_noise: float = 0.0, classify: bool = True,
                  classifier_only: bool = False, style_sees_class: bool = False, labelled_shift: int = 0,
-                 nets: NetSpec | None = None, discriminator_batchnorm: bool = False) -> None:
+                 nets: NetSpec | None = None, discriminator_batchnorm: bool = False,
+                 minibatch_adversary: bool = False) -> None:
         categorical = Categorical(n_classes)
         super().__init__(x_dim, n_classes + code_dim, Joint(categorical, prior), recon_loss, input_noise)
         self.n_classes, self.style_dim = n_classes, code_dim
@@ -58,7 +61,8 @@ class SemiSupervisedAAE(Model):
         self.encoder = self.nets.encoder(n_classes + code_dim)
         self.decoder = self.nets.decoder(self.decoder_input_dim())
         self.adversaries = nn.ModuleDict({
-            "y": Adversary(categorical, discriminator_hidden, init_std, batchnorm=discriminator_batchnorm),
+            "y": Adversary(categorical, discriminator_hidden, init_std, batchnorm=discriminator_batchnorm,
+                           minibatch=minibatch_adversary),
             "z": Adversary(prior, discriminator_hidden, init_std, side_dim=n_classes if style_sees_class else 0,
                            batchnorm=discriminator_batchnorm),
         })

@@ -129,6 +129,7 @@ def render(results: Path) -> str:
                 lines.append(f"![{name} {fig}]({rel}/{fig})")
         lines.append("")
     lines += render_table2(results)
+    lines += render_clustering(results)
     lines += render_parzen(results)
     lines += render_bench(results / "bench")
     return "\n".join(lines)
@@ -184,6 +185,7 @@ PAPER_TABLE2 = {"AAE (the paper: 5000 epochs)": {"100": "1.90 ± 0.10", "1000": 
                 "NN baseline (the paper)": {"100": "25.80", "1000": "8.73", "all": "1.25"}}
 # Our rows: (folder under results/ holding labels_<n>/seed<N>/, its name in the table).
 TABLE2_ROWS = [("semisupervised", "aaekit's recipe (`configs/semisupervised/labels_<n>.yaml`)"),
+               ("semisupervised/epochs_60", "aaekit's recipe, trained on to 60 epochs"),
                ("semisupervised/paper_recipe", "the paper's recipe (`paper_labels_<n>.yaml`)"),
                ("semisupervised/nn_baseline", "the encoder on the labelled images alone"),
                ("semisupervised/nn_baseline_shift", "the same, the labelled images shifted as in aaekit's recipe")]
@@ -231,6 +233,65 @@ def render_table2(results: Path) -> list[str]:
             lines += [f"![{rel} {fig}]({rel}/{fig})" for fig in ("confusion.png", "style.png")
                       if (top["_dir"] / fig).is_file()]
     return lines + [""]
+
+
+# The clustering and dimensionality-reduction experiments (paper Sec. 6-7): (folder under results/,
+# name, the error's metrics.json key, its validation twin under metrics.val, the paper's value as
+# recorded in ../shared/PAPER.md secs. 4-5: every one of them from memory, unconfirmed).
+CLUSTERING_ROWS = [
+    ("clustering/k16", "clustering, 16 clusters (Table 3, Fig. 9)", "cluster_error_pct", "9.55 ± 2.1 [memory]"),
+    ("clustering/k30", "clustering, 30 clusters (Table 3)", "cluster_error_pct", "4.10 ± 1.13 [memory]"),
+    ("dimred/semisupervised_1000", "2-D code, 1000 labels (Fig. 11a)", "test_error_pct",
+     "about 4.2 [memory, low confidence]"),
+    ("dimred/semisupervised_100", "2-D code, 100 labels (Fig. 11b)", "test_error_pct",
+     "about 6.1 [memory, low confidence]"),
+    ("dimred/unsupervised_k20", "2-D code, unsupervised, 20 clusters (Fig. 11c)", "cluster_error_pct",
+     "about 13.5 [memory, low confidence]"),
+]
+
+
+def _val_error(doc: dict[str, Any], key: str) -> float:
+    """A run's validation error twin of ``key`` (what choosing its figure may read)."""
+    m = doc["metrics"]
+    return m["val_error_pct"] if key == "test_error_pct" else m["val"][key]
+
+
+def render_clustering(results: Path) -> list[str]:
+    """Clustering (Table 3) and 2-D dimensionality reduction (Fig. 11): test error over seeds beside
+    the paper's remembered value, NMI / ARI / empty clusters where measured, and the figures of the
+    best seed on validation."""
+    runs = collect(results)
+    rows = [row for row in CLUSTERING_ROWS if row[0] in runs]
+    if not rows:
+        return []
+    lines = ["## Clustering and dimensionality reduction (paper Table 3, Figs. 9 and 11)", "",
+             "Test error (%), mean ± std over seeds, validation in brackets: the clustering error is the",
+             "paper's (each cluster named by the validation image it is most sure of), the 100 / 1000-label",
+             "rows' is the classification error. The paper's values are remembered, not confirmed.", "",
+             "| experiment | test error % (val) | NMI | ARI | empty clusters | closest heads | seeds, epochs, "
+             "wall time | paper |", "|---" * 8 + "|"]
+    figures = []
+    for folder, name, key, paper in rows:
+        docs = runs[folder]
+        m = [d["metrics"] for d in docs]
+        cells = [f"[{name}]({folder}/)",
+                 f"**{_fmt([x[key] for x in m], '{:.2f}')}** ({_fmt([_val_error(d, key) for d in docs], '{:.2f}')})",
+                 _fmt([x.get("nmi") for x in m], "{:.3f}"), _fmt([x.get("ari") for x in m], "{:.3f}"),
+                 _fmt([x.get("empty_clusters") for x in m], "{:.1f}"),
+                 _fmt([x.get("head_min_distance") for x in m], "{:.2f}"),
+                 f"{', '.join(str(d['seed']) for d in docs)}; "
+                 f"{', '.join(sorted({str(d['provenance']['epochs']) for d in docs}))} epochs; "
+                 f"{_minutes([d['provenance']['wall_time_s'] for d in docs])}",
+                 paper]
+        lines.append("| " + " | ".join(cells) + " |")
+        top = min(docs, key=lambda d: _val_error(d, key))  # a choice: by validation, never by test
+        rel = top["_dir"].relative_to(results)
+        figs = [f for f in ("map.png", "clusters.png", "cluster_sizes.png") if (top["_dir"] / f).is_file()]
+        if figs:
+            figures += ["", f"{rel} (the best seed on validation):", ""]
+            figures += [f"![{rel} {f}]({rel}/{f})" for f in figs]
+    devices = sorted({d["provenance"]["device"] for folder, *_ in rows for d in runs[folder]})
+    return lines + ["", "Devices: " + "; ".join(devices) + "."] + figures + [""]
 
 
 def _training_epochs(doc: dict[str, Any]) -> Any:
