@@ -117,6 +117,39 @@ def test_mnist_subset_integration(capsys, mnist, tmp_path):
     assert doc["metrics"]["val"]["recon_sse"] == pytest.approx(doc["metrics"]["recon_sse"], rel=0.15)
 
 
+def test_encode_writes_the_codes_and_class_probabilities_of_a_file_of_images(capsys, tiny, tiny_npz, tmp_path):
+    from aaekit.run import load_run, train_run
+
+    cfg = tiny("dimred", model={"kind": "dimred_clustering_aae", "code_dim": 2, "n_clusters": 5,
+                                "encoder_hidden": [32], "decoder_hidden": [32], "discriminator_hidden": [16],
+                                "init_std": 0.1, "head_margin": 1.0})
+    train_run(cfg)
+    images = np.load(tiny_npz)
+    code, stdout, err = run_cli(capsys, "encode", cfg.run_dir, tiny_npz, "--out", tmp_path / "c.npz", "--device",
+                                "cpu", "--batch-size", "7")
+    assert code == 0, err
+    out = np.load(tmp_path / "c.npz")
+    assert set(out.files) == {"codes", "class_probs", "reduced", "y"} and np.array_equal(out["y"], images["y"])
+    model, _, _ = load_run(cfg.run_dir, "cpu")
+    x = torch.from_numpy(images["x"]).float().div(255).reshape(len(images["x"]), -1)
+    with torch.no_grad():
+        expected = model.encode(x).numpy()
+    assert out["codes"].shape == (len(x), 5 + 2) and np.allclose(out["codes"], expected, atol=1e-5)
+    assert np.allclose(out["class_probs"].sum(1), 1, atol=1e-5) and np.array_equal(out["class_probs"],
+                                                                                   out["codes"][:, :5])
+    assert out["reduced"].shape == (len(x), 2)
+    # flat images are taken too; .npy holds the codes alone, and says what it left out
+    np.save(tmp_path / "flat.npy", images["x"].reshape(len(x), -1)[:10])
+    code, stdout, _ = run_cli(capsys, "encode", cfg.run_dir, tmp_path / "flat.npy", "--out", tmp_path / "c.npy")
+    assert code == 0 and "not written: class_probs, reduced" in stdout
+    assert np.allclose(np.load(tmp_path / "c.npy"), out["codes"][:10], atol=1e-5)
+    # images of another size: one line, nothing written
+    np.save(tmp_path / "big.npy", np.zeros((3, 9, 9), np.uint8))
+    code, _, err = run_cli(capsys, "encode", cfg.run_dir, tmp_path / "big.npy", "--out", tmp_path / "d.npz")
+    assert code == 2 and "the images are 9 x 9; this run models 8 x 8 (or 64 flat)" in err
+    assert len(err.strip().splitlines()) == 1 and not (tmp_path / "d.npz").exists()
+
+
 def test_report_reads_only_metrics_files(capsys, tmp_path):
     results = tmp_path / "results"
     for seed, sse, comp in ((0, 30.0, 0.9), (1, 34.0, 0.8)):

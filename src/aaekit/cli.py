@@ -187,6 +187,28 @@ def _sample(args: argparse.Namespace) -> int:
     return 0
 
 
+def _encode(args: argparse.Namespace) -> int:
+    """Codes of a file of images under a trained run, for use elsewhere."""
+    import numpy as np
+
+    from aaekit.data.arrays import load_arrays
+    from aaekit.run import encode_run
+
+    out = _out_file(args.out, ["npy", "npz"], "codes")
+    x, y = load_arrays(args.images)
+    outputs = encode_run(args.run, x, args.device, args.batch_size)
+    _mkdir(out.parent)
+    if out.suffix.lower() == ".npy":
+        np.save(out, outputs["codes"])
+        left = [k for k in outputs if k != "codes"]
+        note = f" (not written: {', '.join(left)}; --out FILE.npz holds them too)" if left else ""
+    else:
+        np.savez(out, **outputs, **({"y": y} if y is not None else {}))
+        note = f" ({', '.join(outputs)}{', y' if y is not None else ''})"
+    print(f"codes of {len(x)} images, {outputs['codes'].shape[1]}-D, written to {out}{note}")
+    return 0
+
+
 def _compare(args: argparse.Namespace) -> int:
     """Side-by-side 2-D code maps of several runs (the paper's Fig. 2), from their codes.npz."""
     import numpy as np
@@ -291,6 +313,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--device", default="auto")
     s.set_defaults(func=_sample)
+
+    en = sub.add_parser("encode", help="codes of a file of images under a trained run (.npy or .npz out)")
+    en.add_argument("run", help="run folder or checkpoint file")
+    en.add_argument("images", help=".npy of images, or .npz with them under x/images (labels under y are kept)")
+    en.add_argument("--out", required=True, help=".npy: the codes alone; .npz: codes, class_probs (models with "
+                    "a class head), reduced (dimred models), y (the input's labels)")
+    en.add_argument("--device", default="auto")
+    en.add_argument("--batch-size", type=int, default=1000)
+    en.set_defaults(func=_encode)
 
     c = sub.add_parser("compare", help="2-D code maps of several runs side by side (Fig. 2)")
     c.add_argument("runs", nargs="+", help="run folders holding codes.npz and metrics.json")

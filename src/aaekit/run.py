@@ -217,6 +217,33 @@ def load_run(path: str | Path, device: str = "auto") -> tuple[Model, Config, dic
     return model.to(dev).eval(), cfg, state
 
 
+def encode_images(model: Model, x: np.ndarray, image_shape: tuple[int, ...] | list[int],
+                  batch_size: int = 1000) -> dict[str, np.ndarray]:
+    """``model.encode_outputs`` of the images ``x`` (uint8 in [0, 255] or floats in [0, 1], each of
+    ``image_shape`` or flat), as float32 arrays; a wrong image size is a one-line DataError."""
+    shape, size = tuple(image_shape), int(np.prod(image_shape))
+    if tuple(x.shape[1:]) != shape and tuple(x.shape[1:]) != (size,):
+        want = " x ".join(map(str, shape)) + (f" (or {size} flat)" if len(shape) > 1 else "")
+        raise DataError(f"the images are {' x '.join(map(str, x.shape[1:]))}; this run models {want}")
+    if batch_size < 1:
+        raise ConfigError(f"--batch-size must be at least 1, got {batch_size}")
+    device = model.prior_mean.device
+    parts: dict[str, list[np.ndarray]] = {}
+    for i in range(0, len(x), batch_size):
+        xb = torch.from_numpy(np.ascontiguousarray(x[i : i + batch_size])).to(device)
+        xb = (xb.float().div_(255) if xb.dtype == torch.uint8 else xb.float()).reshape(len(xb), -1)
+        for key, value in model.encode_outputs(xb).items():
+            parts.setdefault(key, []).append(value.float().cpu().numpy())
+    return {key: np.concatenate(values) for key, values in parts.items()}
+
+
+def encode_run(path: str | Path, x: np.ndarray, device: str = "auto", batch_size: int = 1000) -> dict[str, np.ndarray]:
+    """The codes (and class probabilities, reduced codes where the model has them) of the images
+    ``x`` under the trained run at ``path``: see :func:`encode_images`."""
+    model, _, state = load_run(path, device)
+    return encode_images(model, x, state.get("image_shape") or (model.x_dim,), batch_size)
+
+
 def _with_data_dir(cfg: Config, data_dir: str | None) -> Config:
     """``cfg`` reading its data from ``data_dir`` instead, where given (the data moved since training)."""
     if data_dir:

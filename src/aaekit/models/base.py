@@ -68,6 +68,12 @@ class Model(nn.Module):
         raise NotImplementedError
 
     # -- shared ----------------------------------------------------------------------------
+    @torch.no_grad()
+    def encode_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """What ``aaekit encode`` gives for the images ``x``: their ``codes`` and, in models that
+        have more to read off an image, those too (``class_probs``: q(y | x); ``reduced``: W_C y + z)."""
+        return {"codes": self.encode(x)}
+
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """Images in [0, 1] (the decoder's sigmoid output)."""
         return torch.sigmoid(self.decode_logits(z, y))

@@ -62,6 +62,12 @@ class _ReducedCode:
         return super().reconstruction_loss(batch) + penalty, {"head_penalty": penalty.detach()}  # type: ignore[misc]
 
     @torch.no_grad()
+    def encode_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The parent's outputs and the n-D code ``W_C y + z`` (``reduced``)."""
+        out = super().encode_outputs(x)  # type: ignore[misc]
+        return {**out, "reduced": self.reduce(out["codes"])}  # type: ignore[attr-defined]
+
+    @torch.no_grad()
     def reduced_codes(self, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
         """The n-D code ``W_C y + z`` of each image."""
         return torch.cat([self.reduce(self.encode(x[i : i + batch_size])).float()  # type: ignore[attr-defined]

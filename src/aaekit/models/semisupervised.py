@@ -101,6 +101,12 @@ class SemiSupervisedAAE(Model):
         return self.decoder(z)
 
     @torch.no_grad()
+    def encode_outputs(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """The codes [y, z] and the class probabilities q(y | x)."""
+        codes = self.encode(x)
+        return {"codes": codes, "class_probs": codes[:, : self.n_classes]}
+
+    @torch.no_grad()
     def classify_images(self, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
         """The predicted class (argmax of q(y | x)) of each image."""
         return torch.cat([self.heads(x[i : i + batch_size])[0].argmax(1) for i in range(0, len(x), batch_size)])
