@@ -8,7 +8,7 @@ ifneq ($(wildcard $(SHARED_MNIST)/SHA256SUMS),)
 export AAEKIT_DATA ?= $(SHARED_MNIST)
 endif
 
-.PHONY: demo test bench figure2 parzen report clean
+.PHONY: demo test package-check bench figure2 parzen report clean
 
 $(BIN)/aaekit: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,10 @@ demo: $(BIN)/aaekit
 test: $(BIN)/aaekit
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
+
+# The sdist and wheel built, the wheel installed into a fresh venv and run from outside the checkout.
+package-check: $(BIN)/aaekit
+	.ci/package_check
 
 # The paper's Fig. 2 (AAE vs VAE, Gaussian vs mixture prior, 2-D codes): four runs, then the figure.
 FIG2_RUNS := unsupervised_gaussian unsupervised_mog vae_gaussian vae_mog
