@@ -209,6 +209,18 @@ def _encode(args: argparse.Namespace) -> int:
     return 0
 
 
+def _reproduce(args: argparse.Namespace) -> int:
+    """The registry's experiments: --list their status, or train what is missing and write the report."""
+    from aaekit.reproduce import listing, reproduce
+
+    if args.list:
+        print("\n".join(listing(args.names, args.budget, args.results, args.seeds)))
+        return 0
+    folder = reproduce(args.names, args.budget, args.results, args.seeds, args.device)
+    print(f"report written to {folder / 'REPORT.md'}")
+    return 0
+
+
 def _compare(args: argparse.Namespace) -> int:
     """Side-by-side 2-D code maps of several runs (the paper's Fig. 2), from their codes.npz."""
     import numpy as np
@@ -322,6 +334,16 @@ def build_parser() -> argparse.ArgumentParser:
     en.add_argument("--device", default="auto")
     en.add_argument("--batch-size", type=int, default=1000)
     en.set_defaults(func=_encode)
+
+    rp = sub.add_parser("reproduce", help="train the paper's experiments that are missing, then write the report")
+    rp.add_argument("names", nargs="*", help="experiments of the registry (default: all; --list names them)")
+    rp.add_argument("--budget", default="paper", help="paper: the committed recipes into results/; quick: one "
+                    "epoch on 1000 images, one seed each, into a scratch folder (default: paper)")
+    rp.add_argument("--seeds", type=int, help="the first N seeds of each experiment (default: all; quick: 1)")
+    rp.add_argument("--results", help="the folder (default: results/, quick: runs/reproduce_quick/)")
+    rp.add_argument("--device", help="train.device for every run (default: each config's, auto)")
+    rp.add_argument("--list", action="store_true", help="print each experiment's status and time left, then exit")
+    rp.set_defaults(func=_reproduce)
 
     c = sub.add_parser("compare", help="2-D code maps of several runs side by side (Fig. 2)")
     c.add_argument("runs", nargs="+", help="run folders holding codes.npz and metrics.json")

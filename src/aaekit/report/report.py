@@ -128,11 +128,41 @@ def render(results: Path) -> str:
             if (d["_dir"] / fig).is_file():
                 lines.append(f"![{name} {fig}]({rel}/{fig})")
         lines.append("")
+    lines[5:5] = [*render_paper_vs_ours(results), "## Every run", ""]
     lines += render_table2(results)
     lines += render_clustering(results)
     lines += render_parzen(results)
     lines += render_bench(results / "bench")
     return "\n".join(lines)
+
+
+def render_paper_vs_ours(results: Path) -> list[str]:
+    """One row per experiment of the registry (aaekit.experiments) with runs under ``results``: ours
+    over seeds beside the paper's value, whether it is reached, and the recipe's deviations."""
+    from aaekit import experiments
+
+    rows = []
+    for exp in experiments.EXPERIMENTS:
+        found = experiments.summary(exp, results)
+        if found is None:
+            continue
+        ours = f"{found['mean']:.2f}" + (f" ± {found['std']:.2f}" if found["std"] is not None else "")
+        n = len(found["seeds"])
+        time = f"{found['wall_time_s'] / 60:.0f} min" if found["wall_time_s"] else "–"
+        hit = experiments.reached(exp, found["mean"])
+        verdict = "–" if hit is None else ("**reached**" if hit else "not reached")
+        paper = f"{exp.paper} [{exp.source}]" if exp.paper else "–"
+        rows.append(f"| {exp.name} | {exp.figure} | `{exp.metric}` ({exp.direction} is better) | **{ours}** "
+                    f"({n} seed{'s' * (n > 1)}, {', '.join(found['epochs'])} epochs, {time}) | {paper} | {verdict} "
+                    f"| {exp.deviations or '–'} |")
+    if not rows:
+        return []
+    return ["## The paper's numbers beside ours", "",
+            "One row per experiment of the registry (`aaekit.experiments`; `aaekit reproduce --list`): the mean",
+            "± std over its seeds of the metric it is judged by, beside the paper's value with the tag of",
+            "../shared/PAPER.md saying how far that value is confirmed.", "",
+            "| experiment | paper | metric | ours | paper's value | | deviations from the paper |",
+            "|---" * 7 + "|", *rows, ""]
 
 
 # The paper's Table 1, MNIST column (nats), as recorded in ../shared/PAPER.md sec. 2: references to

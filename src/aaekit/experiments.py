@@ -1,0 +1,189 @@
+"""The registry of the paper's experiments: what `aaekit reproduce` trains and `aaekit report` sets
+beside the paper's numbers. Adding an experiment is adding an entry to ``EXPERIMENTS``.
+
+Each entry names the paper's figure or table, its value with the tag of ../shared/PAPER.md that says
+how far it is confirmed, the config (and the ``--set`` overrides the committed runs used), the seeds,
+the evaluations run after training, and the metric compared with the paper and its direction.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from aaekit.config import Config, ConfigError, load_config
+
+# Where configs/ lives: the checkout this module runs from (an installed copy has none: pass --configs).
+REPO = Path(__file__).resolve().parents[2]
+
+# --budget quick: every experiment briefly, a smoke check of the whole pipeline.
+QUICK = ("train.epochs=1", "data.train_subset=1000", "data.val_size=1000", "train.progress=false")
+QUICK_PARZEN_SAMPLES = 200
+PAPER_PARZEN_SAMPLES = 10000
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    figure: str  # the paper's figure or table, and what of it
+    config: str  # relative to the repository root
+    results: str  # the folder under results/ holding seed<N>/
+    seeds: tuple[int, ...]
+    metric: str  # dotted key in the seed's metrics file: "test_error_pct", "parzen.test_ll"
+    direction: str  # "lower" or "higher" is better
+    paper: str | None = None  # the paper's value, as printed ("1.90 ± 0.10"); None: a figure, no number
+    source: str = ""  # its tag in PAPER.md: "paper", "quoted: ...", "memory", ...
+    overrides: tuple[str, ...] = ()  # --set values of the committed runs, beyond the config
+    evaluations: tuple[str, ...] = ()  # "parzen": `aaekit eval --parzen` after training
+    deviations: str = ""  # where the committed recipe departs from the paper's
+
+    @property
+    def metrics_file(self) -> str:
+        return "parzen.json" if "parzen" in self.evaluations else "metrics.json"
+
+    def config_of(self, seed: int, results: Path, configs: Path = REPO, extra: tuple[str, ...] = ()) -> Config:
+        """The run config of ``seed``, written under ``results``."""
+        return load_config(configs / self.config, [*self.overrides, *extra, f"seed={seed}",
+                                                   f"out_dir={results / self.results / f'seed{seed}'}"])
+
+    def value(self, doc: dict[str, Any]) -> float | None:
+        node: Any = doc.get("metrics", {})
+        for key in self.metric.split("."):
+            if not isinstance(node, dict) or key not in node:
+                return None
+            node = node[key]
+        return float(node) if isinstance(node, int | float) else None
+
+
+def _seeds(n: int) -> tuple[int, ...]:
+    return tuple(range(n))
+
+
+EXPERIMENTS: tuple[Experiment, ...] = (
+    Experiment("figure2_aae_gaussian", "Fig. 2a: AAE, 2-D code, N(0, I) prior", "configs/unsupervised_gaussian.yaml",
+               "unsupervised_gaussian", (0,), "prior_fit_c2st", "lower",
+               deviations="60 epochs (the paper does not give them for this figure)"),
+    Experiment("figure2_aae_mog", "Fig. 2b: AAE, 2-D code, mixture of 10 Gaussians", "configs/unsupervised_mog.yaml",
+               "unsupervised_mog", (0,), "prior_fit_c2st", "lower",
+               deviations="60 epochs (the paper does not give them for this figure)"),
+    Experiment("figure2_vae_gaussian", "Fig. 2c: VAE, 2-D code, N(0, I) prior", "configs/vae_gaussian.yaml",
+               "vae_gaussian", (0,), "prior_fit_c2st", "lower"),
+    Experiment("figure2_vae_mog", "Fig. 2d: VAE, 2-D code, mixture of 10 Gaussians", "configs/vae_mog.yaml",
+               "vae_mog", (0,), "prior_fit_c2st", "lower"),
+    Experiment("swissroll", "Fig. 4 prior without labels: AAE, 2-D code, swiss roll",
+               "configs/unsupervised_swissroll.yaml", "unsupervised_swissroll", (0,), "prior_fit_c2st", "lower"),
+    Experiment("parzen_aae", "Table 1: Parzen log-likelihood (nats), 8-D AAE", "configs/parzen/parzen_aae.yaml",
+               "parzen/parzen_aae", _seeds(3), "parzen.test_ll", "higher", "340 ± 2",
+               "quoted: eVAE paper", evaluations=("parzen",), deviations="100 epochs, not 5000"),
+    Experiment("parzen_vae", "Table 1 protocol: a VAE on the same nets", "configs/parzen/parzen_vae.yaml",
+               "parzen/parzen_vae", _seeds(3), "parzen.test_ll", "higher", evaluations=("parzen",)),
+    Experiment("label_mog", "Fig. 4: labels in the adversary, mixture of 10 Gaussians",
+               "configs/supervised/label_mog.yaml", "supervised/label_mog", _seeds(3), "component_accuracy", "higher"),
+    Experiment("label_swissroll", "Fig. 4: labels in the adversary, swiss roll",
+               "configs/supervised/label_swissroll_wide.yaml", "supervised/label_swissroll_wide", _seeds(3),
+               "component_accuracy", "higher", deviations="a roll of width 0.3 (prior.roll_noise)"),
+    Experiment("supervised", "Fig. 7: style and content apart (label from the style; chance 0.10)",
+               "configs/supervised/supervised_aae_label_adversary.yaml", "supervised/supervised_aae_label_adversary",
+               _seeds(3), "style_label_accuracy", "lower",
+               deviations="the discriminator also sees the label (model.adversary_sees_label)"),
+    Experiment("semisupervised_100", "Table 2: test error %, 100 labels", "configs/semisupervised/labels_100.yaml",
+               "semisupervised/labels_100", _seeds(5), "test_error_pct", "lower", "1.90 ± 0.10",
+               "quoted: GitHub issues musyoku #13, hjweide #2, takerum #2",
+               deviations="labelled images shifted (model.labelled_shift 3); 30 epochs, not 5000"),
+    Experiment("semisupervised_1000", "Table 2: test error %, 1000 labels", "configs/semisupervised/labels_1000.yaml",
+               "semisupervised/labels_1000", _seeds(5), "test_error_pct", "lower", "1.60 ± 0.08", "memory",
+               deviations="labelled images shifted (model.labelled_shift 3); 30 epochs, not 5000"),
+    Experiment("semisupervised_all", "Table 2: test error %, all labels", "configs/semisupervised/labels_all.yaml",
+               "semisupervised/labels_all", _seeds(3), "test_error_pct", "lower", "0.85 ± 0.02",
+               "quoted: wizwand benchmark page", deviations="30 epochs, not 5000"),
+    Experiment("clustering_16", "Table 3: clustering error %, 16 clusters", "configs/clustering/k16.yaml",
+               "clustering/k16", _seeds(5), "cluster_error_pct", "lower", "9.55 ± 2.1", "memory",
+               deviations="mini-batch class adversary; 2 x 1000 nets, not 2 x 3000; 20 epochs, not 5000"),
+    Experiment("clustering_30", "Table 3: clustering error %, 30 clusters", "configs/clustering/k30.yaml",
+               "clustering/k30", _seeds(5), "cluster_error_pct", "lower", "4.10 ± 1.13", "memory",
+               deviations="mini-batch class adversary; 2 x 1000 nets, not 2 x 3000; 20 epochs, not 5000"),
+    Experiment("dimred_1000", "Fig. 11: 2-D code, 1000 labels, test error %", "configs/dimred/semisupervised_1000.yaml",
+               "dimred/semisupervised_1000", _seeds(3), "test_error_pct", "lower", "4.2", "memory, low confidence",
+               overrides=("train.epochs=20",), deviations="20 epochs, not 5000"),
+    Experiment("dimred_100", "Fig. 11: 2-D code, 100 labels, test error %", "configs/dimred/semisupervised_100.yaml",
+               "dimred/semisupervised_100", _seeds(3), "test_error_pct", "lower", "6.1", "memory, low confidence",
+               overrides=("train.epochs=20",), deviations="20 epochs, not 5000"),
+    Experiment("dimred_unsupervised_20", "Fig. 11: 2-D code, 20 clusters, clustering error %",
+               "configs/dimred/unsupervised_k20.yaml", "dimred/unsupervised_k20", _seeds(3), "cluster_error_pct",
+               "lower", "13.5", "memory, low confidence", overrides=("train.epochs=20",),
+               deviations="mini-batch class adversary; 20 epochs, not 5000"),
+)
+
+
+def get(names: list[str] | None = None) -> list[Experiment]:
+    """The registry's experiments of ``names`` (all when None); an unknown name is a ConfigError."""
+    if not names:
+        return list(EXPERIMENTS)
+    known = {e.name: e for e in EXPERIMENTS}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise ConfigError(f"unknown experiment {unknown[0]!r}; `aaekit reproduce --list` names them all")
+    return [known[n] for n in names]
+
+
+def seed_status(exp: Experiment, seed: int, results: Path, configs: Path = REPO,
+                extra: tuple[str, ...] = ()) -> str:
+    """"done" (metrics of the config's epochs and every evaluation's file), "evaluate" (trained,
+    an evaluation missing), "partial" (a checkpoint to resume), "outdated" (metrics of other epochs
+    and no checkpoint: left alone, never overwritten) or "missing"."""
+    run = results / exp.results / f"seed{seed}"
+    metrics, checkpoint = run / "metrics.json", (run / "checkpoint.pt").is_file()
+    if not metrics.is_file():
+        return "partial" if checkpoint else "missing"
+    epochs = json.loads(metrics.read_text())["provenance"].get("epochs")
+    if epochs != exp.config_of(seed, results, configs, extra).train.epochs:
+        return "partial" if checkpoint else "outdated"
+    return "done" if all((run / f"{e}.json").is_file() for e in exp.evaluations) else "evaluate"
+
+
+def docs(exp: Experiment, results: Path) -> list[dict[str, Any]]:
+    """The metrics files of the experiment's seeds under ``results`` that exist, in seed order."""
+    out = []
+    for seed in exp.seeds:
+        path = results / exp.results / f"seed{seed}" / exp.metrics_file
+        if path.is_file():
+            out.append(json.loads(path.read_text()))
+    return out
+
+
+def wall_time_s(doc: dict[str, Any]) -> float | None:
+    prov = doc.get("provenance", {})
+    value = prov.get("wall_time_s", prov.get("training_wall_time_s"))
+    return float(value) if value is not None else None
+
+
+def paper_number(text: str | None) -> float | None:
+    """The leading number of a paper value ("1.90 ± 0.10" -> 1.90)."""
+    match = re.match(r"\s*([0-9]+(?:\.[0-9]+)?)", text or "")
+    return float(match.group(1)) if match else None
+
+
+def reached(exp: Experiment, mean: float) -> bool | None:
+    """Whether a mean over seeds is at or beyond the paper's value in the metric's direction."""
+    target = paper_number(exp.paper)
+    if target is None:
+        return None
+    return mean <= target if exp.direction == "lower" else mean >= target
+
+
+def summary(exp: Experiment, results: Path) -> dict[str, Any] | None:
+    """Ours over the seeds present: mean, std, seeds, epochs, mean wall time; None if no seed ran."""
+    found = [(d, exp.value(d)) for d in docs(exp, results)]
+    found = [(d, v) for d, v in found if v is not None]
+    if not found:
+        return None
+    values = [v for _, v in found]
+    times = [t for t in (wall_time_s(d) for d, _ in found) if t is not None]
+    epochs = sorted({str(d["provenance"].get("training_epochs", d["provenance"].get("epochs"))) for d, _ in found})
+    return {"mean": statistics.mean(values), "std": statistics.stdev(values) if len(values) > 1 else None,
+            "seeds": [d["seed"] for d, _ in found], "epochs": epochs,
+            "wall_time_s": statistics.mean(times) if times else None}

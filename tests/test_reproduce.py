@@ -1,0 +1,83 @@
+"""The registry of the paper's experiments and `aaekit reproduce`."""
+
+import json
+
+import pytest
+
+from aaekit import experiments
+from aaekit.cli import main
+from aaekit.config import ConfigError
+from aaekit.experiments import EXPERIMENTS, REPO, Experiment, seed_status
+from aaekit.reproduce import listing, reproduce, results_folder
+
+
+def test_every_entry_names_a_config_that_loads_and_its_own_results_folder():
+    assert len({e.name for e in EXPERIMENTS}) == len(EXPERIMENTS)
+    assert len({e.results for e in EXPERIMENTS}) == len(EXPERIMENTS)
+    for exp in EXPERIMENTS:
+        assert exp.direction in ("lower", "higher") and exp.seeds
+        cfg = exp.config_of(exp.seeds[-1], REPO / "results")
+        assert cfg.seed == exp.seeds[-1] and cfg.run_dir == REPO / "results" / exp.results / f"seed{exp.seeds[-1]}"
+        assert (exp.paper is None) == (experiments.paper_number(exp.paper) is None)
+        assert not exp.paper or exp.source, f"{exp.name}: a paper value needs its PAPER.md tag"
+
+
+def write_run(folder, epochs, checkpoint=False, parzen=False):
+    folder.mkdir(parents=True)
+    (folder / "metrics.json").write_text(json.dumps({"seed": 0, "metrics": {"test_error_pct": 2.0},
+                                                     "provenance": {"epochs": epochs, "wall_time_s": 120}}))
+    if checkpoint:
+        (folder / "checkpoint.pt").write_bytes(b"x")
+    if parzen:
+        (folder / "parzen.json").write_text("{}")
+
+
+def test_a_seeds_status_tells_done_partial_outdated_and_missing_runs(tmp_path):
+    semi = experiments.get(["semisupervised_100"])[0]  # 30 epochs in its config
+    parzen = experiments.get(["parzen_aae"])[0]  # 100 epochs, then aaekit eval --parzen
+    write_run(tmp_path / semi.results / "seed0", 30)
+    write_run(tmp_path / semi.results / "seed1", 20, checkpoint=True)  # resumable
+    write_run(tmp_path / semi.results / "seed2", 20)  # other epochs, nothing to resume: never overwritten
+    (tmp_path / semi.results / "seed3").mkdir()
+    (tmp_path / semi.results / "seed3" / "checkpoint.pt").write_bytes(b"x")
+    write_run(tmp_path / parzen.results / "seed0", 100)  # trained, Parzen not yet run
+    write_run(tmp_path / parzen.results / "seed1", 100, parzen=True)
+    assert [seed_status(semi, s, tmp_path) for s in range(5)] == ["done", "partial", "outdated", "partial",
+                                                                  "missing"]
+    assert [seed_status(parzen, s, tmp_path) for s in range(3)] == ["evaluate", "done", "missing"]
+    lines = listing(["semisupervised_100", "clustering_16"], results=tmp_path)
+    assert lines[0].startswith("semisupervised_100") and "partial" in lines[0] and "1/5 seeds" in lines[0]
+    assert "~8 min" in lines[0]  # 4 seeds left at the mean 2 min of the runs there
+    assert "missing" in lines[1] and "unknown" in lines[1] and "paper 9.55 ± 2.1 [memory]" in lines[1]
+
+
+def test_quick_budget_never_writes_under_results_and_names_are_checked(tmp_path):
+    with pytest.raises(ConfigError, match="never under results/"):
+        results_folder("quick", REPO / "results" / "x")
+    with pytest.raises(ConfigError, match="--budget must be one of quick, paper"):
+        results_folder("fast", tmp_path)
+    with pytest.raises(ConfigError, match="unknown experiment 'table9'"):
+        experiments.get(["table9"])
+
+
+def test_reproduce_quick_trains_once_and_writes_the_report(mnist, tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("AAEKIT_DATA", str(mnist))
+    exp = Experiment("tiny_semi", "Table 2: test error %, 100 labels", "configs/semisupervised/labels_100.yaml",
+                     "semisupervised/labels_100", (0, 1), "test_error_pct", "lower", "1.90 ± 0.10", "paper",
+                     overrides=("model.encoder_hidden=[64]", "model.decoder_hidden=[64]",
+                                "model.discriminator_hidden=[64]"))
+    monkeypatch.setattr(experiments, "EXPERIMENTS", (exp,))
+    folder = reproduce(["tiny_semi"], "quick", tmp_path / "quick")
+    run = folder / exp.results / "seed0"
+    doc = json.loads((run / "metrics.json").read_text())
+    assert doc["provenance"]["epochs"] == 1 and doc["config"]["data"]["train_subset"] == 1000
+    assert not (folder / exp.results / "seed1").exists()  # quick: one seed
+    assert "aaekit reproduce tiny_semi --budget quick" in doc["provenance"]["command"]
+    report = (folder / "REPORT.md").read_text()
+    assert "## The paper's numbers beside ours" in report and "| tiny_semi | Table 2" in report
+    assert "1.90 ± 0.10 [paper]" in report
+    mtime = (run / "metrics.json").stat().st_mtime_ns
+    assert main(["reproduce", "tiny_semi", "--budget", "quick", "--results", str(tmp_path / "quick"), "--list"]) == 0
+    assert "done" in capsys.readouterr().out
+    reproduce(["tiny_semi"], "quick", tmp_path / "quick")  # nothing left to train
+    assert (run / "metrics.json").stat().st_mtime_ns == mtime
