@@ -8,7 +8,7 @@ ifneq ($(wildcard $(SHARED_MNIST)/SHA256SUMS),)
 export AAEKIT_DATA ?= $(SHARED_MNIST)
 endif
 
-.PHONY: demo test package-check bench figure2 parzen report clean
+.PHONY: demo test package-check report-check bench figure2 parzen report clean
 
 $(BIN)/aaekit: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -50,6 +50,12 @@ parzen: $(BIN)/aaekit
 
 report: $(BIN)/aaekit
 	$(BIN)/aaekit report
+
+# The report's HTML page in a real browser (headless Chromium: apt-get install chromium): every table
+# laid out, every figure decoded, a screenshot in runs/report_screenshot.png.
+report-check: report
+	mkdir -p runs
+	$(BIN)/python -m aaekit.report.browser results/report/index.html runs/report_screenshot.png
 
 bench: $(BIN)/aaekit
 	$(BIN)/python -m pip install -q --disable-pip-version-check -e ".[bench]"

@@ -435,7 +435,34 @@ def render_bench(folder: Path) -> list[str]:
 
 
 def write_report(results: str | Path = "results", out: str | Path | None = None) -> Path:
+    """REPORT.md (or ``out``) and the same as one HTML page, ``results/report/index.html``."""
     results = Path(results)
     out = Path(out) if out else results / "REPORT.md"
-    out.write_text(render(results))
+    text = render(results)
+    out.write_text(text)
+    write_html(text, results)
+    return out
+
+
+HTML_STYLE = ("body{font-family:system-ui,sans-serif;max-width:1400px;margin:2em auto;padding:0 1em;line-height:1.4}"
+              "table{border-collapse:collapse;font-size:85%;margin:1em 0}"
+              "td,th{border:1px solid #bbb;padding:3px 6px;vertical-align:top}th{background:#eee}"
+              "img{max-width:100%;border:1px solid #ddd;margin:4px 0}code{font-size:90%}")
+# Once the page has loaded: how many images the browser decoded, read by aaekit.report.browser.
+HTML_CHECK = ("window.addEventListener('load',function(){var i=Array.from(document.images);"
+              "document.body.dataset.imagesTotal=i.length;"
+              "document.body.dataset.imagesLoaded=i.filter(function(x){return x.naturalWidth>0}).length;});")
+
+
+def write_html(text: str, results: Path) -> Path:
+    """The Markdown report as one HTML page, ``results/report/index.html``; its links and figures
+    point into ``results`` (the page's base is its parent folder)."""
+    import markdown
+
+    out = results / "report" / "index.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    body = markdown.markdown(text, extensions=["tables"])
+    out.write_text('<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><base href="../">'
+                   f"<title>aaekit: ours beside the paper</title><style>{HTML_STYLE}</style></head>\n"
+                   f"<body>\n{body}\n<script>{HTML_CHECK}</script>\n</body></html>\n")
     return out
