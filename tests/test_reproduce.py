@@ -47,7 +47,7 @@ def test_a_seeds_status_tells_done_partial_outdated_and_missing_runs(tmp_path):
     assert [seed_status(parzen, s, tmp_path) for s in range(3)] == ["evaluate", "done", "missing"]
     lines = listing(["semisupervised_100", "clustering_16"], results=tmp_path)
     assert lines[0].startswith("semisupervised_100") and "partial" in lines[0] and "1/5 seeds" in lines[0]
-    assert "~8 min" in lines[0]  # 4 seeds left at the mean 2 min of the runs there
+    assert "1 outdated" in lines[0] and "~6 min" in lines[0]  # 3 seeds to train at the 2 min of the runs there
     assert "missing" in lines[1] and "unknown" in lines[1] and "paper 9.55 ± 2.1 [memory]" in lines[1]
 
 

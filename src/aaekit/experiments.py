@@ -17,7 +17,8 @@ from typing import Any
 
 from aaekit.config import Config, ConfigError, load_config
 
-# Where configs/ lives: the checkout this module runs from (an installed copy has none: pass --configs).
+# Where configs/ lives: the checkout this module runs from (an installed wheel ships no configs:
+# `aaekit reproduce` runs from a checkout, `pip install -e .`).
 REPO = Path(__file__).resolve().parents[2]
 
 # --budget quick: every experiment briefly, a smoke check of the whole pipeline.

@@ -63,10 +63,12 @@ def listing(names: list[str] | None, budget: str = "paper", results: str | Path 
     for exp in get(names):
         wanted = _seeds(exp, budget, seeds)
         status = [seed_status(exp, s, folder, configs, _extra(budget, None)) for s in wanted]
-        done = status.count("done")
+        done, outdated = status.count("done"), status.count("outdated")
         state = "done" if done == len(wanted) else ("missing" if status.count("missing") == len(wanted) else "partial")
+        if outdated:
+            state += f" ({outdated} outdated: other epochs, no checkpoint; left alone)"
         found = summary(exp, folder)
-        left = len(wanted) - done
+        left = len(wanted) - done - outdated
         if left == 0:
             eta = "-"
         elif found and found["wall_time_s"]:

@@ -66,7 +66,8 @@ class Adversary(nn.Module):
     def accuracies(self, codes: torch.Tensor, side: torch.Tensor | None = None,
                    batch_size: int = 100) -> tuple[float, float]:
         """Held-out accuracy on as many prior samples as ``codes`` (beside the same ``side``), and on
-        the codes; with ``minibatch``, judged in batches of ``batch_size`` rows (the training batch)."""
+        the codes; with ``minibatch``, judged in batches of ``batch_size`` rows (100: the paper's
+        training batch)."""
         real = self.prior.sample(len(codes), device=codes.device)
         step = batch_size if self.minibatch else len(codes)
 
