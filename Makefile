@@ -28,24 +28,19 @@ test: $(BIN)/aaekit
 package-check: $(BIN)/aaekit
 	.ci/package_check
 
-# The paper's Fig. 2 (AAE vs VAE, Gaussian vs mixture prior, 2-D codes): four runs, then the figure.
+# The paper's Fig. 2 (AAE vs VAE, Gaussian vs mixture prior, 2-D codes): the registry's four runs
+# (aaekit.experiments; resumed where they stopped), then the figure and the report.
 FIG2_RUNS := unsupervised_gaussian unsupervised_mog vae_gaussian vae_mog
 figure2: $(BIN)/aaekit
-	for c in $(FIG2_RUNS); do $(BIN)/aaekit train configs/$$c.yaml --out results/$$c/seed0 --resume || exit 1; done
+	$(BIN)/aaekit reproduce figure2_aae_gaussian figure2_aae_mog figure2_vae_gaussian figure2_vae_mog
 	$(BIN)/aaekit compare $(foreach c,$(FIG2_RUNS),results/$(c)/seed0) --out results/figure2/figure2.png
 	$(BIN)/aaekit report
 
-# The paper's Table 1: the 8-D AAE and the VAE (3 seeds each) trained, then scored by a Parzen window,
-# beside real training images used as samples; everything lands in results/parzen/.
-PARZEN_SEEDS := 0 1 2
+# The paper's Table 1: the 8-D AAE and the VAE (3 seeds each, the registry's parzen_aae and
+# parzen_vae) trained and scored by a Parzen window, beside real training images used as samples.
 parzen: $(BIN)/aaekit
-	for s in $(PARZEN_SEEDS); do \
-	  $(BIN)/aaekit train configs/parzen/parzen_aae.yaml --out results/parzen/parzen_aae/seed$$s --set seed=$$s --resume \
-	  && $(BIN)/aaekit eval results/parzen/parzen_aae/seed$$s --parzen || exit 1; done
-	for s in $(PARZEN_SEEDS); do \
-	  $(BIN)/aaekit train configs/parzen/parzen_vae.yaml --out results/parzen/parzen_vae/seed$$s --set seed=$$s --resume \
-	  && $(BIN)/aaekit eval results/parzen/parzen_vae/seed$$s --parzen || exit 1; done
-	$(BIN)/aaekit parzen-data --out results/parzen/real_data/seed0
+	$(BIN)/aaekit reproduce parzen_aae parzen_vae
+	test -f results/parzen/real_data/seed0/parzen.json || $(BIN)/aaekit parzen-data --out results/parzen/real_data/seed0
 	$(BIN)/aaekit report
 
 report: $(BIN)/aaekit

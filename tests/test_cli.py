@@ -242,7 +242,7 @@ def test_report_tables_clustering_and_dimred_beside_the_paper(capsys, tmp_path):
     code, _, _ = run_cli(capsys, "report", "--results", results)
     text = (results / "REPORT.md").read_text()
     assert code == 0 and "## Clustering and dimensionality reduction" in text
-    assert ("| [clustering, 16 clusters (Table 3, Fig. 9)](clustering/k16/) | **15.00 ± 7.07** (27.50 ± 3.54) "
+    assert ("| [Table 3: clustering error %, 16 clusters](clustering/k16/) | **15.00 ± 7.07** (27.50 ± 3.54) "
             "| 0.750 ± 0.071 | 0.650 ± 0.071 | 0.5 ± 0.7 | – | 0, 1; 20 epochs; 10 min | 9.55 ± 2.1 [memory] |") in text
     assert "| **5.00** (5.50) | – | – | – | 1.20 |" in text
     assert "30 clusters" not in text  # no runs, no row

@@ -165,9 +165,15 @@ def render_paper_vs_ours(results: Path) -> list[str]:
             "|---" * 7 + "|", *rows, ""]
 
 
-# The paper's Table 1, MNIST column (nats), as recorded in ../shared/PAPER.md sec. 2: references to
-# compare with, not results of ours.
-PAPER_PARZEN = {"aae": "340 ± 2"}
+def _paper(name: str) -> str:
+    """The paper's value of the registry's experiment ``name`` (aaekit.experiments)."""
+    from aaekit import experiments
+
+    return experiments.get([name])[0].paper or "–"
+
+
+# The paper's Table 1, MNIST column (nats), from the registry: a reference, not a result of ours.
+PAPER_PARZEN = {"aae": _paper("parzen_aae")}
 
 
 def render_parzen(results: Path) -> list[str]:
@@ -211,7 +217,7 @@ def render_parzen(results: Path) -> list[str]:
 
 # The paper's Table 2, MNIST columns (test error %), as recorded in ../shared/PAPER.md sec. 3 (the
 # 1000-label AAE cell from memory): references to compare with, not results of ours.
-PAPER_TABLE2 = {"AAE (the paper: 5000 epochs)": {"100": "1.90 ± 0.10", "1000": "1.60 ± 0.08", "all": "0.85 ± 0.02"},
+PAPER_TABLE2 = {"AAE (the paper: 5000 epochs)": {n: _paper(f"semisupervised_{n}") for n in ("100", "1000", "all")},
                 "NN baseline (the paper)": {"100": "25.80", "1000": "8.73", "all": "1.25"}}
 # Our rows: (folder under results/ holding labels_<n>/seed<N>/, its name in the table).
 TABLE2_ROWS = [("semisupervised", "aaekit's recipe (`configs/semisupervised/labels_<n>.yaml`)"),
@@ -265,19 +271,11 @@ def render_table2(results: Path) -> list[str]:
     return lines + [""]
 
 
-# The clustering and dimensionality-reduction experiments (paper Sec. 6-7): (folder under results/,
-# name, the error's metrics.json key, its validation twin under metrics.val, the paper's value as
-# recorded in ../shared/PAPER.md secs. 4-5: every one of them from memory, unconfirmed).
-CLUSTERING_ROWS = [
-    ("clustering/k16", "clustering, 16 clusters (Table 3, Fig. 9)", "cluster_error_pct", "9.55 ± 2.1 [memory]"),
-    ("clustering/k30", "clustering, 30 clusters (Table 3)", "cluster_error_pct", "4.10 ± 1.13 [memory]"),
-    ("dimred/semisupervised_1000", "2-D code, 1000 labels (Fig. 11a)", "test_error_pct",
-     "about 4.2 [memory, low confidence]"),
-    ("dimred/semisupervised_100", "2-D code, 100 labels (Fig. 11b)", "test_error_pct",
-     "about 6.1 [memory, low confidence]"),
-    ("dimred/unsupervised_k20", "2-D code, unsupervised, 20 clusters (Fig. 11c)", "cluster_error_pct",
-     "about 13.5 [memory, low confidence]"),
-]
+# The clustering and dimensionality-reduction experiments (paper Sec. 6-7): (the registry's name,
+# the error's metrics.json key; its validation twin is under metrics.val).
+CLUSTERING_ROWS = [("clustering_16", "cluster_error_pct"), ("clustering_30", "cluster_error_pct"),
+                   ("dimred_1000", "test_error_pct"), ("dimred_100", "test_error_pct"),
+                   ("dimred_unsupervised_20", "cluster_error_pct")]
 
 
 def _val_error(doc: dict[str, Any], key: str) -> float:
@@ -290,8 +288,12 @@ def render_clustering(results: Path) -> list[str]:
     """Clustering (Table 3) and 2-D dimensionality reduction (Fig. 11): test error over seeds beside
     the paper's remembered value, NMI / ARI / empty clusters where measured, and the figures of the
     best seed on validation."""
+    from aaekit import experiments
+
     runs = collect(results)
-    rows = [row for row in CLUSTERING_ROWS if row[0] in runs]
+    rows = [(exp.results, exp.figure, key, f"{exp.paper} [{exp.source}]")
+            for exp, key in ((experiments.get([name])[0], key) for name, key in CLUSTERING_ROWS)
+            if exp.results in runs]
     if not rows:
         return []
     lines = ["## Clustering and dimensionality reduction (paper Table 3, Figs. 9 and 11)", "",
