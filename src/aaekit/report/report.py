@@ -291,8 +291,9 @@ def render_clustering(results: Path) -> list[str]:
     from aaekit import experiments
 
     runs = collect(results)
+    known = {exp.name: exp for exp in experiments.EXPERIMENTS}
     rows = [(exp.results, exp.figure, key, f"{exp.paper} [{exp.source}]")
-            for exp, key in ((experiments.get([name])[0], key) for name, key in CLUSTERING_ROWS)
+            for exp, key in ((known[name], key) for name, key in CLUSTERING_ROWS if name in known)
             if exp.results in runs]
     if not rows:
         return []
