@@ -18,6 +18,11 @@ of a step), the share of it the trainer reaches, and the peak memory of each con
 process, the timed epoch included; "idle" is such a process that only loads torch and the images).
 
     python benchmarks/throughput.py [--samples 20000] [--rounds 3] [--out results/bench/throughput.json]
+
+``--nets`` measures instead the six nets of the CNN ablation (``configs/cnn_ablation/<nets>/parzen.yaml``:
+the same 8-D AAE with the paper's MLP, a classic CNN, and the CNN with each DCGAN change and all
+three) in aaekit's trainer at its default precision, with ratios to the MLP
+(``results/bench/throughput_nets.json``).
 """
 
 from __future__ import annotations
@@ -35,7 +40,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from aaekit.config import Config, from_dict
+from aaekit.config import Config, from_dict, load_config
 from aaekit.data import ArrayDataset, DataError, load_splits
 from aaekit.models import build_model
 from aaekit.run import code_version
@@ -118,6 +123,27 @@ def time_trainer(data: ArrayDataset, precision: str, compile: str = "none") -> f
     torch.manual_seed(0)
     trainer = Trainer(build_model(cfg, 784, (28, 28)), cfg, data, None, tmp)
     torch.set_flush_denormal(cfg.train.flush_denormal)  # as Trainer.fit does
+    try:
+        trainer._train_epoch()  # warm-up
+        start = time.perf_counter()
+        trainer._train_epoch()
+    finally:
+        torch.set_flush_denormal(False)
+    return len(data) / (time.perf_counter() - start)
+
+
+NETS = ("mlp", "cnn", "cnn_all_conv", "cnn_no_fc", "cnn_batchnorm", "dcgan")
+ABLATION = Path(__file__).resolve().parents[1] / "configs" / "cnn_ablation"
+
+
+def time_nets(data: ArrayDataset, nets: str) -> float:
+    """Samples/s of one epoch of Trainer's loop on the CNN ablation's ``nets`` (its parzen config)."""
+    tmp = Path("runs/bench-tmp")
+    cfg = load_config(ABLATION / nets / "parzen.yaml", [f"out_dir={tmp}", "train.epochs=1", "train.progress=false",
+                                                        "train.device=cpu"])
+    torch.manual_seed(0)
+    trainer = Trainer(build_model(cfg, 784, (28, 28)), cfg, data, None, tmp)
+    torch.set_flush_denormal(cfg.train.flush_denormal)
     try:
         trainer._train_epoch()  # warm-up
         start = time.perf_counter()
@@ -242,6 +268,7 @@ CONTENDERS = {
     "aaekit_bf16": lambda d: time_trainer(d, "bf16"),
     "aaekit_bf16_compiled": lambda d: time_trainer(d, "bf16", "default"),
 }
+NET_CONTENDERS = {f"aaekit_{n}": (lambda d, n=n: time_nets(d, n)) for n in NETS}
 
 
 def peak_memory(name: str, images_file: Path) -> float:
@@ -256,16 +283,21 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--samples", type=int, default=20000)
     p.add_argument("--rounds", type=int, default=3)
-    p.add_argument("--out", default="results/bench/throughput.json")
-    p.add_argument("--probe", choices=[*CONTENDERS, "idle"], help=argparse.SUPPRESS)  # peak_memory's child
+    p.add_argument("--out", default=None, help="default: results/bench/throughput.json (--nets: throughput_nets.json)")
+    p.add_argument("--nets", action="store_true", help="the six nets of the CNN ablation instead")
+    p.add_argument("--probe", choices=[*CONTENDERS, *NET_CONTENDERS, "idle"], help=argparse.SUPPRESS)
     p.add_argument("--images", help=argparse.SUPPRESS)
     args = p.parse_args()
+    everyone = {**CONTENDERS, **NET_CONTENDERS}
     if args.probe:
         data = ArrayDataset(torch.load(args.images, weights_only=True), None, (28, 28))
         if args.probe != "idle":
-            CONTENDERS[args.probe](data)
+            everyone[args.probe](data)
         print(json.dumps({"peak_rss_mb": peak_memory_mb(torch.device("cpu"))}))
         return
+    if args.nets:
+        return main_nets(args)
+    args.out = args.out or "results/bench/throughput.json"
     data, source = images(args.samples)
     version = code_version()
     names = [n for n in CONTENDERS if (has_pythae() or not n.startswith("pythae"))
@@ -310,6 +342,42 @@ def main() -> None:
                        "wall_time_s": round(time.perf_counter() - start, 1),
                        "command": "python benchmarks/throughput.py " + " ".join(
                            f"--{k} {v}" for k, v in vars(args).items() if v is not None)},
+    }
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"written to {out}")
+
+
+def main_nets(args: argparse.Namespace) -> None:
+    """--nets: samples/s of the CNN ablation's six nets, rounds alternating them, medians and
+    ratios to the MLP, and each one's peak memory."""
+    args.out = args.out or "results/bench/throughput_nets.json"
+    data, source = images(args.samples)
+    version, start = code_version(), time.perf_counter()
+    runs: dict[str, list[float]] = {n: [] for n in NET_CONTENDERS}
+    for r in range(args.rounds):
+        for n in NET_CONTENDERS:
+            runs[n].append(NET_CONTENDERS[n](data))
+        print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{n} {runs[n][-1]:.0f}" for n in runs)
+              + " samples/s", flush=True)
+    med = {k: statistics.median(v) for k, v in runs.items()}
+    ratios = {f"{n}_over_aaekit_mlp": med[n] / med["aaekit_mlp"] for n in med if n != "aaekit_mlp"}
+    with tempfile.TemporaryDirectory() as tmp:
+        torch.save(data.x, Path(tmp) / "images.pt")
+        memory = {n: peak_memory(n, Path(tmp) / "images.pt") for n in ["idle", *NET_CONTENDERS]}
+    print("median samples/s: " + ", ".join(f"{k} {v:.0f}" for k, v in med.items()))
+    print("ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
+    doc = {
+        "benchmark": "throughput_nets",
+        "metrics": {"samples_per_s": med, "ratios": ratios, "peak_memory_mb": memory, "all_rounds": runs},
+        "config": {"configs": [f"configs/cnn_ablation/{n}/parzen.yaml" for n in NETS], "batch_size": BATCH,
+                   "precision": "the trainer's default (bf16 where the CPU has it)", "samples": args.samples,
+                   "rounds": args.rounds, "data": source},
+        "provenance": {**version, "torch": torch.__version__, "device": cpu_name(),
+                       "wall_time_s": round(time.perf_counter() - start, 1),
+                       "command": "python benchmarks/throughput.py --nets " + " ".join(
+                           f"--{k} {v}" for k, v in vars(args).items() if v is not None and k != "nets")},
     }
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
