@@ -74,10 +74,31 @@ def test_reproduce_quick_trains_once_and_writes_the_report(mnist, tmp_path, caps
     assert not (folder / exp.results / "seed1").exists()  # quick: one seed
     assert "aaekit reproduce tiny_semi --budget quick" in doc["provenance"]["command"]
     report = (folder / "REPORT.md").read_text()
-    assert "## The paper's numbers beside ours" in report and "| tiny_semi | Table 2" in report
+    assert "## The paper's numbers beside ours" in report
+    assert "| [tiny_semi](semisupervised/labels_100/) | Table 2" in report
+    assert "(seed [0](semisupervised/labels_100/seed0/metrics.json); 1 epochs," in report
     assert "1.90 ± 0.10 [paper]" in report
     mtime = (run / "metrics.json").stat().st_mtime_ns
     assert main(["reproduce", "tiny_semi", "--budget", "quick", "--results", str(tmp_path / "quick"), "--list"]) == 0
     assert "done" in capsys.readouterr().out
     reproduce(["tiny_semi"], "quick", tmp_path / "quick")  # nothing left to train
     assert (run / "metrics.json").stat().st_mtime_ns == mtime
+
+
+def test_reproduce_with_nothing_to_train_writes_the_report_aaekit_report_writes(tmp_path, monkeypatch):
+    from aaekit.report.report import render
+
+    exp = experiments.get(["semisupervised_100"])[0]
+    monkeypatch.setattr(experiments, "EXPERIMENTS", (exp,))
+    results = tmp_path / "results"
+    for seed in exp.seeds:
+        d = results / exp.results / f"seed{seed}"
+        d.mkdir(parents=True)
+        (d / "metrics.json").write_text(json.dumps({
+            "experiment": "labels_100", "seed": seed, "metrics": {"test_error_pct": 2.0 + seed, "val_error_pct": 2.0},
+            "config": {"model": {"kind": "semisupervised_aae"}, "prior": {"kind": "gaussian"}},
+            "provenance": {"git_commit": "abcdef123456", "device": "cpu", "wall_time_s": 60, "epochs": 30,
+                           "command": "aaekit train"}}))
+    reproduce(None, "paper", results)  # every seed done: nothing is trained
+    assert (results / "REPORT.md").read_text() == render(results)
+    assert "| **4.00 ± 1.58** (seeds [0]" in render(results)

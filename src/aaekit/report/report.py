@@ -152,9 +152,10 @@ def render_paper_vs_ours(results: Path) -> list[str]:
         hit = experiments.reached(exp, found["mean"])
         verdict = "–" if hit is None else ("**reached**" if hit else "not reached")
         paper = f"{exp.paper} [{exp.source}]" if exp.paper else "–"
-        rows.append(f"| {exp.name} | {exp.figure} | `{exp.metric}` ({exp.direction} is better) | **{ours}** "
-                    f"({n} seed{'s' * (n > 1)}, {', '.join(found['epochs'])} epochs, {time}) | {paper} | {verdict} "
-                    f"| {exp.deviations or '–'} |")
+        seeds = ", ".join(f"[{s}]({exp.results}/seed{s}/{exp.metrics_file})" for s in found["seeds"])
+        rows.append(f"| [{exp.name}]({exp.results}/) | {exp.figure} | `{exp.metric}` ({exp.direction} is better) "
+                    f"| **{ours}** (seed{'s' * (n > 1)} {seeds}; {', '.join(found['epochs'])} epochs, {time}) "
+                    f"| {paper} | {verdict} | {exp.deviations or '–'} |")
     if not rows:
         return []
     return ["## The paper's numbers beside ours", "",
