@@ -167,14 +167,17 @@ def render_paper_vs_ours(results: Path) -> list[str]:
 
 
 def _paper(name: str) -> str:
-    """The paper's value of the registry's experiment ``name`` (aaekit.experiments)."""
+    """The paper's value of the registry's experiment ``name`` (aaekit.experiments), read when a
+    report is made; "–" where the registry has no such entry."""
     from aaekit import experiments
 
-    return experiments.get([name])[0].paper or "–"
+    exp = next((e for e in experiments.EXPERIMENTS if e.name == name), None)
+    return (exp.paper if exp else None) or "–"
 
 
-# The paper's Table 1, MNIST column (nats), from the registry: a reference, not a result of ours.
-PAPER_PARZEN = {"aae": _paper("parzen_aae")}
+def paper_parzen() -> dict[str, str]:
+    """The paper's Table 1, MNIST column (nats), per model kind: a reference, not a result of ours."""
+    return {"aae": _paper("parzen_aae")}
 
 
 def render_parzen(results: Path) -> list[str]:
@@ -204,7 +207,7 @@ def render_parzen(results: Path) -> list[str]:
                  _fmt([d["metrics"].get("frechet_distance") for d in docs], "{:.2f}"),
                  ", ".join(sorted({str(_training_epochs(d)) for d in docs})) if kind != "data" else "–",
                  f"{statistics.mean(d['metrics']['eval_time_s'] for d in docs):.0f} s",
-                 PAPER_PARZEN.get(kind, "–")]
+                 paper_parzen().get(kind, "–")]
         lines.append("| " + " | ".join(cells) + " |")
         if kind != "data":  # each model's best seed by its validation Parzen score (a choice: never by test)
             top = max(docs, key=lambda d: max(d["metrics"]["parzen"]["val_ll_per_sigma"]))
@@ -218,8 +221,10 @@ def render_parzen(results: Path) -> list[str]:
 
 # The paper's Table 2, MNIST columns (test error %), as recorded in ../shared/PAPER.md sec. 3 (the
 # 1000-label AAE cell from memory): references to compare with, not results of ours.
-PAPER_TABLE2 = {"AAE (the paper: 5000 epochs)": {n: _paper(f"semisupervised_{n}") for n in ("100", "1000", "all")},
-                "NN baseline (the paper)": {"100": "25.80", "1000": "8.73", "all": "1.25"}}
+def paper_table2() -> dict[str, dict[str, str]]:
+    """The paper's rows of Table 2 (the AAE's from the registry)."""
+    return {"AAE (the paper: 5000 epochs)": {n: _paper(f"semisupervised_{n}") for n in ("100", "1000", "all")},
+            "NN baseline (the paper)": {"100": "25.80", "1000": "8.73", "all": "1.25"}}
 # Our rows: (folder under results/ holding labels_<n>/seed<N>/, its name in the table).
 TABLE2_ROWS = [("semisupervised", "aaekit's recipe (`configs/semisupervised/labels_<n>.yaml`)"),
                ("semisupervised/epochs_60", "aaekit's recipe, trained on to 60 epochs"),
@@ -255,7 +260,7 @@ def render_table2(results: Path) -> list[str]:
             cells.append(f"**{_fmt(test, '{:.2f}')}** ({_fmt(val, '{:.2f}')}); {seeds}, {epochs} epochs, "
                          f"{_minutes([d['provenance']['wall_time_s'] for d in docs])}")
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
-    for name, cells in PAPER_TABLE2.items():
+    for name, cells in paper_table2().items():
         lines.append(f"| {name} | " + " | ".join(cells[n] for n in TABLE2_LABELS) + " |")
     devices = sorted({d["provenance"]["device"] for folder, _ in rows for n in TABLE2_LABELS
                       for d in runs.get(f"{folder}/labels_{n}", [])})
