@@ -114,14 +114,11 @@ def mlp(a: int, b: int) -> nn.Sequential:
     return nn.Sequential(nn.Linear(a, 1000), nn.ReLU(), nn.Linear(1000, 1000), nn.ReLU(), nn.Linear(1000, b))
 
 
-def time_trainer(data: ArrayDataset, precision: str, compile: str = "none") -> float:
-    """Samples/s of one epoch of Trainer's loop (all three phases, logging and the NaN guard); the
-    warm-up epoch before it also pays any compile time."""
-    tmp = Path("runs/bench-tmp")
-    cfg = paper_config(precision, tmp)
-    cfg.train.compile = compile
+def time_epoch(cfg: Config, data: ArrayDataset) -> float:
+    """Samples/s of one epoch of Trainer's loop on ``cfg``'s model (all phases, logging and the NaN
+    guard); the warm-up epoch before it also pays any compile time."""
     torch.manual_seed(0)
-    trainer = Trainer(build_model(cfg, 784, (28, 28)), cfg, data, None, tmp)
+    trainer = Trainer(build_model(cfg, 784, (28, 28)), cfg, data, None, cfg.run_dir)
     torch.set_flush_denormal(cfg.train.flush_denormal)  # as Trainer.fit does
     try:
         trainer._train_epoch()  # warm-up
@@ -132,25 +129,21 @@ def time_trainer(data: ArrayDataset, precision: str, compile: str = "none") -> f
     return len(data) / (time.perf_counter() - start)
 
 
+def time_trainer(data: ArrayDataset, precision: str, compile: str = "none") -> float:
+    """Samples/s of aaekit's trainer on the paper's MLP AAE."""
+    cfg = paper_config(precision, Path("runs/bench-tmp"))
+    cfg.train.compile = compile
+    return time_epoch(cfg, data)
+
+
 NETS = ("mlp", "cnn", "cnn_all_conv", "cnn_no_fc", "cnn_batchnorm", "dcgan")
 ABLATION = Path(__file__).resolve().parents[1] / "configs" / "cnn_ablation"
 
 
 def time_nets(data: ArrayDataset, nets: str) -> float:
-    """Samples/s of one epoch of Trainer's loop on the CNN ablation's ``nets`` (its parzen config)."""
-    tmp = Path("runs/bench-tmp")
-    cfg = load_config(ABLATION / nets / "parzen.yaml", [f"out_dir={tmp}", "train.epochs=1", "train.progress=false",
-                                                        "train.device=cpu"])
-    torch.manual_seed(0)
-    trainer = Trainer(build_model(cfg, 784, (28, 28)), cfg, data, None, tmp)
-    torch.set_flush_denormal(cfg.train.flush_denormal)
-    try:
-        trainer._train_epoch()  # warm-up
-        start = time.perf_counter()
-        trainer._train_epoch()
-    finally:
-        torch.set_flush_denormal(False)
-    return len(data) / (time.perf_counter() - start)
+    """Samples/s of aaekit's trainer on the CNN ablation's ``nets`` (its parzen config)."""
+    return time_epoch(load_config(ABLATION / nets / "parzen.yaml", [
+        "out_dir=runs/bench-tmp", "train.epochs=1", "train.progress=false", "train.device=cpu"]), data)
 
 
 def time_plain(data: ArrayDataset, bf16: bool) -> float:
