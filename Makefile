@@ -8,7 +8,7 @@ ifneq ($(wildcard $(SHARED_MNIST)/SHA256SUMS),)
 export AAEKIT_DATA ?= $(SHARED_MNIST)
 endif
 
-.PHONY: demo test package-check report-check bench figure2 parzen report clean
+.PHONY: demo test package-check report-check reproduce-quick bench figure2 parzen report clean
 
 $(BIN)/aaekit: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,12 @@ demo: $(BIN)/aaekit
 test: $(BIN)/aaekit
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/python -m pytest
+
+# Every experiment of the registry for one epoch on 1000 images, one seed, into a scratch folder:
+# the whole pipeline (train, evaluations, report) as a smoke check; a few minutes on 2 cores.
+reproduce-quick: $(BIN)/aaekit
+	rm -rf runs/reproduce_quick
+	$(BIN)/aaekit reproduce --budget quick
 
 # The sdist and wheel built, the wheel installed into a fresh venv and run from outside the checkout.
 package-check: $(BIN)/aaekit

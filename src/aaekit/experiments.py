@@ -41,6 +41,7 @@ class Experiment:
     overrides: tuple[str, ...] = ()  # --set values of the committed runs, beyond the config
     evaluations: tuple[str, ...] = ()  # "parzen": `aaekit eval --parzen` after training
     deviations: str = ""  # where the committed recipe departs from the paper's
+    quick: tuple[str, ...] = ()  # --set values --budget quick adds to QUICK for this experiment
 
     @property
     def metrics_file(self) -> str:
@@ -83,10 +84,12 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment("parzen_vae", "Table 1 protocol: a VAE on the same nets", "configs/parzen/parzen_vae.yaml",
                "parzen/parzen_vae", _seeds(3), "parzen.test_ll", "higher", evaluations=("parzen",)),
     Experiment("label_mog", "Fig. 4: labels in the adversary, mixture of 10 Gaussians",
-               "configs/supervised/label_mog.yaml", "supervised/label_mog", _seeds(3), "component_accuracy", "higher"),
+               "configs/supervised/label_mog.yaml", "supervised/label_mog", _seeds(3), "component_accuracy", "higher",
+               quick=("data.labelled=100",)),
     Experiment("label_swissroll", "Fig. 4: labels in the adversary, swiss roll",
                "configs/supervised/label_swissroll_wide.yaml", "supervised/label_swissroll_wide", _seeds(3),
-               "component_accuracy", "higher", deviations="a roll of width 0.3 (prior.roll_noise)"),
+               "component_accuracy", "higher", deviations="a roll of width 0.3 (prior.roll_noise)",
+               quick=("data.labelled=100",)),
     Experiment("supervised", "Fig. 7: style and content apart (label from the style; chance 0.10)",
                "configs/supervised/supervised_aae_label_adversary.yaml", "supervised/supervised_aae_label_adversary",
                _seeds(3), "style_label_accuracy", "lower",
@@ -97,7 +100,8 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                deviations="labelled images shifted (model.labelled_shift 3); 30 epochs, not 5000"),
     Experiment("semisupervised_1000", "Table 2: test error %, 1000 labels", "configs/semisupervised/labels_1000.yaml",
                "semisupervised/labels_1000", _seeds(5), "test_error_pct", "lower", "1.60 ± 0.08", "memory",
-               deviations="labelled images shifted (model.labelled_shift 3); 30 epochs, not 5000"),
+               deviations="labelled images shifted (model.labelled_shift 3); 30 epochs, not 5000",
+               quick=("data.labelled=300",)),
     Experiment("semisupervised_all", "Table 2: test error %, all labels", "configs/semisupervised/labels_all.yaml",
                "semisupervised/labels_all", _seeds(3), "test_error_pct", "lower", "0.85 ± 0.02",
                "quoted: wizwand benchmark page", deviations="30 epochs, not 5000"),
@@ -109,7 +113,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
                deviations="mini-batch class adversary; 2 x 1000 nets, not 2 x 3000; 20 epochs, not 5000"),
     Experiment("dimred_1000", "Fig. 11: 2-D code, 1000 labels, test error %", "configs/dimred/semisupervised_1000.yaml",
                "dimred/semisupervised_1000", _seeds(3), "test_error_pct", "lower", "4.2", "memory, low confidence",
-               overrides=("train.epochs=20",), deviations="20 epochs, not 5000"),
+               overrides=("train.epochs=20",), deviations="20 epochs, not 5000", quick=("data.labelled=300",)),
     Experiment("dimred_100", "Fig. 11: 2-D code, 100 labels, test error %", "configs/dimred/semisupervised_100.yaml",
                "dimred/semisupervised_100", _seeds(3), "test_error_pct", "lower", "6.1", "memory, low confidence",
                overrides=("train.epochs=20",), deviations="20 epochs, not 5000"),

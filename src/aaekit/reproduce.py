@@ -29,8 +29,9 @@ log = logging.getLogger(__name__)
 BUDGETS = ("quick", "paper")
 
 
-def _extra(budget: str, device: str | None) -> tuple[str, ...]:
-    extra = QUICK if budget == "quick" else ()
+def _extra(exp: Experiment, budget: str, device: str | None) -> tuple[str, ...]:
+    """The --set values a budget adds to an experiment's own."""
+    extra = (*QUICK, *exp.quick) if budget == "quick" else ()
     return (*extra, f"train.device={device}") if device else extra
 
 
@@ -62,7 +63,7 @@ def listing(names: list[str] | None, budget: str = "paper", results: str | Path 
     lines = []
     for exp in get(names):
         wanted = _seeds(exp, budget, seeds)
-        status = [seed_status(exp, s, folder, configs, _extra(budget, None)) for s in wanted]
+        status = [seed_status(exp, s, folder, configs, _extra(exp, budget, None)) for s in wanted]
         done, outdated = status.count("done"), status.count("outdated")
         state = "done" if done == len(wanted) else ("missing" if status.count("missing") == len(wanted) else "partial")
         if outdated:
@@ -97,10 +98,10 @@ def reproduce(names: list[str] | None, budget: str = "paper", results: str | Pat
     from aaekit.run import train_run
 
     folder = results_folder(budget, results, configs)
-    extra = _extra(budget, device)
     n_samples = QUICK_PARZEN_SAMPLES if budget == "quick" else PAPER_PARZEN_SAMPLES
     start = time.perf_counter()
     for exp in get(names):
+        extra = _extra(exp, budget, device)
         for seed in _seeds(exp, budget, seeds):
             status = seed_status(exp, seed, folder, configs, extra)
             run = folder / exp.results / f"seed{seed}"
