@@ -251,6 +251,21 @@ def test_report_tables_clustering_and_dimred_beside_the_paper(capsys, tmp_path):
     assert "(dimred/semisupervised_1000/seed0/map.png)" in text
 
 
+def test_report_tables_the_cnn_nets_speed_against_the_mlp(capsys, tmp_path):
+    bench = tmp_path / "results" / "bench"
+    bench.mkdir(parents=True)
+    (bench / "throughput_nets.json").write_text(json.dumps({
+        "metrics": {"samples_per_s": {"aaekit_mlp": 8000.0, "aaekit_dcgan": 6000.0},
+                    "peak_memory_mb": {"aaekit_mlp": 900.0}},
+        "config": {"batch_size": 100, "rounds": 3},
+        "provenance": {"command": "python benchmarks/throughput.py --nets", "device": "cpu",
+                       "git_commit": "abcdef123456"}}))
+    code, _, _ = run_cli(capsys, "report", "--results", tmp_path / "results")
+    text = (tmp_path / "results" / "REPORT.md").read_text()
+    assert code == 0 and "### The CNN ablation's nets" in text
+    assert "| mlp | 8000 | 1.00x | 900 |" in text and "| dcgan | 6000 | 0.75x | – |" in text
+
+
 def test_version(capsys):
     with pytest.raises(SystemExit) as e:
         main(["--version"])

@@ -370,6 +370,20 @@ def render_bench(folder: Path) -> list[str]:
             lines.append(f"Peak memory is each contender's own process; one that only loads torch and the "
                          f"images peaks at {mem['idle']:.0f} MiB.")
         lines.append("")
+    tn = _bench(folder, "throughput_nets")
+    if tn:
+        m, prov = tn["metrics"], tn["provenance"]
+        mem, mlp = m.get("peak_memory_mb", {}), m["samples_per_s"].get("aaekit_mlp")
+        lines += ["### The CNN ablation's nets", "", f"`{prov['command']}` ({prov['device']}, commit "
+                  f"{prov['git_commit'][:8]}): the 8-D AAE of Table 1 with each net of "
+                  "`configs/cnn_ablation/<nets>/parzen.yaml` in aaekit's trainer, batch "
+                  f"{tn['config']['batch_size']}, median of {tn['config']['rounds']} rounds.", "",
+                  "| nets | samples/s | vs the MLP | peak memory (MiB) |", "|---|---|---|---|"]
+        for k, v in m["samples_per_s"].items():
+            ratio = f"{v / mlp:.2f}x" if mlp else "–"
+            lines.append(f"| {k.removeprefix('aaekit_')} | {v:.0f} | {ratio} | "
+                         f"{f'{mem[k]:.0f}' if k in mem else '–'} |")
+        lines.append("")
     eq = _bench(folder, "equivalence")
     if eq:
         m, seeds = eq["metrics"], [str(s) for s in eq["config"]["seeds"]]
