@@ -144,9 +144,16 @@ def test_a_lock_left_by_a_dead_process_is_taken_over(config, tmp_path, caplog):
     assert not (run / LOCK).exists()
 
 
+def _interruptible():
+    """In the child: Ctrl-C back to its default. A shell starts background jobs with SIGINT ignored,
+    a child inherits that, and Python then installs no KeyboardInterrupt handler: a suite run in the
+    background (`make test &`) would otherwise never see the child stop."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _aaekit(*args, env=None):
     return subprocess.Popen([sys.executable, "-m", "aaekit", *map(str, args)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True,
+                            stderr=subprocess.PIPE, text=True, preexec_fn=_interruptible,
                             env={**os.environ, "PYTHONPATH": str(SRC), **(env or {})})
 
 

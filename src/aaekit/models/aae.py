@@ -41,12 +41,14 @@ class AAE(Model):
     ) -> None:
         """``decoder_side`` / ``discriminator_side``: widths of the side inputs (labels) that the
         decoder / discriminator see beside the code (models/supervised.py); 0 here. ``nets``: how
-        the encoder and decoder are built (None: the MLPs of ``encoder_hidden`` / ``decoder_hidden``)."""
+        the encoder and decoder are built (None: the MLPs of ``encoder_hidden`` / ``decoder_hidden``;
+        ``aaekit.nets.CustomNets``: your own, the discriminator's too)."""
         super().__init__(x_dim, code_dim, prior, recon_loss, input_noise)
         nets = nets or NetSpec((x_dim,), encoder_hidden, decoder_hidden, init_std)
         self.encoder = nets.encoder(code_dim)
         self.decoder = nets.decoder(code_dim + decoder_side)
-        self.adversary = Adversary(prior, discriminator_hidden, init_std, discriminator_side, discriminator_batchnorm)
+        self.adversary = Adversary(prior, discriminator_hidden, init_std, discriminator_side, discriminator_batchnorm,
+                                   make_net=getattr(nets, "discriminator", None))
         self._register_load_state_dict_pre_hook(_rename_discriminator)
 
     @property

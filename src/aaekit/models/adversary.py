@@ -6,7 +6,7 @@ N(0, I) on the style z) and calls the two losses from its discriminator and gene
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -21,17 +21,20 @@ class Adversary(nn.Module):
     seeing ``side`` (e.g. a one-hot label) beside each when ``side_dim`` > 0. Losses on logits."""
 
     def __init__(self, prior: Prior, hidden: Sequence[int] = (1000, 1000), init_std: float | None = 0.01,
-                 side_dim: int = 0, batchnorm: bool = False, minibatch: bool = False) -> None:
+                 side_dim: int = 0, batchnorm: bool = False, minibatch: bool = False,
+                 make_net: Callable[[int], nn.Module] | None = None) -> None:
         """``batchnorm``: batch normalization in the hidden layers but the first (DCGAN); prior
         samples and codes then go through the net in separate batches, never normalised together.
         ``minibatch``: the net also sees, beside each row, the mean of the rows it came with (codes
         beside their batch's mean code, prior samples beside theirs), so it can judge a batch's
-        spread over the prior, not only each code alone (minibatch discrimination)."""
+        spread over the prior, not only each code alone (minibatch discrimination). ``make_net``:
+        your own net in place of the MLP, made for the input width (aaekit.nets.CustomNets)."""
         super().__init__()
         self.prior = prior
         self.batchnorm = batchnorm
         self.minibatch = minibatch
-        self.net = MLP(prior.dim * (2 if minibatch else 1) + side_dim, hidden, 1, init_std, batchnorm)
+        in_dim = prior.dim * (2 if minibatch else 1) + side_dim
+        self.net = make_net(in_dim) if make_net else MLP(in_dim, hidden, 1, init_std, batchnorm)
 
     def _with_mean(self, z: torch.Tensor) -> torch.Tensor:
         """``z``, beside its rows' mean with ``minibatch``."""

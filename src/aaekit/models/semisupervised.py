@@ -62,9 +62,9 @@ class SemiSupervisedAAE(Model):
         self.decoder = self.nets.decoder(self.decoder_input_dim())
         self.adversaries = nn.ModuleDict({
             "y": Adversary(categorical, discriminator_hidden, init_std, batchnorm=discriminator_batchnorm,
-                           minibatch=minibatch_adversary),
+                           minibatch=minibatch_adversary, make_net=getattr(self.nets, "discriminator", None)),
             "z": Adversary(prior, discriminator_hidden, init_std, side_dim=n_classes if style_sees_class else 0,
-                           batchnorm=discriminator_batchnorm),
+                           batchnorm=discriminator_batchnorm, make_net=getattr(self.nets, "discriminator", None)),
         })
         self.style_sees_class = style_sees_class
         self.labelled_shift = labelled_shift

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from torch import nn
@@ -11,7 +11,7 @@ from torch import nn
 from aaekit.nets.conv import ConvDecoder, ConvEncoder
 from aaekit.nets.mlp import MLP, alive_units
 
-__all__ = ["MLP", "ConvDecoder", "ConvEncoder", "NetSpec", "alive_units"]
+__all__ = ["MLP", "ConvDecoder", "ConvEncoder", "CustomNets", "NetSpec", "alive_units"]
 
 
 @dataclass(frozen=True)
@@ -46,3 +46,18 @@ class NetSpec:
             return MLP(in_dim, self.decoder_hidden, self.x_dim, self.init_std, self.batchnorm, first_bn=True)
         return ConvDecoder(in_dim, self.image_shape, self.channels, self.decoder_hidden, self.all_conv, self.no_fc,
                            self.batchnorm, self.init_std)
+
+
+@dataclass(frozen=True)
+class CustomNets:
+    """Your own nets for any aaekit model, from Python: pass ``nets=CustomNets(...)`` to the model's
+    constructor in place of a :class:`NetSpec`. Each field makes a new ``nn.Module`` of the width
+    the model asks for: ``encoder(out_dim)`` maps flat images (B, prod(image_shape)) to (B, out_dim),
+    ``decoder(in_dim)`` maps (B, in_dim) to image logits (B, prod(image_shape)), and
+    ``discriminator(in_dim)`` (optional; None: the model's MLP) maps (B, in_dim) to (B, 1) logits,
+    "prior sample" > 0. A model with two adversaries calls it once for each."""
+
+    encoder: Callable[[int], nn.Module]
+    decoder: Callable[[int], nn.Module]
+    image_shape: tuple[int, ...]
+    discriminator: Callable[[int], nn.Module] | None = None
