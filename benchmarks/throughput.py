@@ -272,6 +272,31 @@ def peak_memory(name: str, images_file: Path) -> float:
     return json.loads(out.stdout.strip().splitlines()[-1])["peak_rss_mb"]
 
 
+def measure(contenders: dict, names: list[str], data: ArrayDataset, rounds: int) -> dict[str, list[float]]:
+    """Samples/s of each named contender, ``rounds`` times, the contenders alternating in each round."""
+    runs: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(rounds):
+        for n in names:
+            runs[n].append(contenders[n](data))
+        print(f"round {r + 1}/{rounds}: " + ", ".join(f"{n} {runs[n][-1]:.0f}" for n in names)
+              + " samples/s", flush=True)
+    return runs
+
+
+def peak_memories(names: list[str], data: ArrayDataset) -> dict[str, float]:
+    """Peak memory of each contender in its own process, and of one that only loads ("idle")."""
+    with tempfile.TemporaryDirectory() as tmp:
+        torch.save(data.x, Path(tmp) / "images.pt")
+        return {n: peak_memory(n, Path(tmp) / "images.pt") for n in ["idle", *names]}
+
+
+def write(doc: dict, out: str) -> None:
+    path = Path(out)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    print(f"written to {path}")
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--samples", type=int, default=20000)
@@ -301,12 +326,7 @@ def main() -> None:
     peak = {"bf16_2048_cube": matmul_gflops(2048, 2048, 2048), "bf16_100x1000x1000": matmul_gflops(100, 1000, 1000),
             "fp32_2048_cube": matmul_gflops(2048, 2048, 2048, torch.float32)}
     print("matmul GFLOP/s: " + ", ".join(f"{k} {v:.0f}" for k, v in peak.items()), flush=True)
-    runs: dict[str, list[float]] = {n: [] for n in names}
-    for r in range(args.rounds):
-        for n in names:
-            runs[n].append(CONTENDERS[n](data))
-        print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{n} {runs[n][-1]:.0f}" for n in names)
-              + " samples/s", flush=True)
+    runs = measure(CONTENDERS, names, data, args.rounds)
     med = {k: statistics.median(v) for k, v in runs.items()}
     base = "pythae_fp32" if "pythae_fp32" in med else "plain_fp32"
     ratios = {f"{n}_over_{base}": med[n] / med[base] for n in names if n != base}
@@ -314,9 +334,7 @@ def main() -> None:
     best = max((n for n in names if n.startswith("aaekit")), key=med.get)
     share = {"trainer": best, "gflops": med[best] * flops["aaekit_executes"] / 1e9}
     share.update({f"of_{k}": share["gflops"] / v for k, v in peak.items() if k.startswith("bf16")})
-    with tempfile.TemporaryDirectory() as tmp:
-        torch.save(data.x, Path(tmp) / "images.pt")
-        memory = {n: peak_memory(n, Path(tmp) / "images.pt") for n in ["idle", *names]}
+    memory = peak_memories(names, data)
     print("median samples/s: " + ", ".join(f"{k} {v:.0f}" for k, v in med.items()))
     print("ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
     print(f"{best}: {share['gflops']:.0f} GFLOP/s, " + ", ".join(
@@ -336,10 +354,7 @@ def main() -> None:
                        "command": "python benchmarks/throughput.py " + " ".join(
                            f"--{k} {v}" for k, v in vars(args).items() if v is not None)},
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=2) + "\n")
-    print(f"written to {out}")
+    write(doc, args.out)
 
 
 def main_nets(args: argparse.Namespace) -> None:
@@ -348,17 +363,10 @@ def main_nets(args: argparse.Namespace) -> None:
     args.out = args.out or "results/bench/throughput_nets.json"
     data, source = images(args.samples)
     version, start = code_version(), time.perf_counter()
-    runs: dict[str, list[float]] = {n: [] for n in NET_CONTENDERS}
-    for r in range(args.rounds):
-        for n in NET_CONTENDERS:
-            runs[n].append(NET_CONTENDERS[n](data))
-        print(f"round {r + 1}/{args.rounds}: " + ", ".join(f"{n} {runs[n][-1]:.0f}" for n in runs)
-              + " samples/s", flush=True)
+    runs = measure(NET_CONTENDERS, list(NET_CONTENDERS), data, args.rounds)
     med = {k: statistics.median(v) for k, v in runs.items()}
     ratios = {f"{n}_over_aaekit_mlp": med[n] / med["aaekit_mlp"] for n in med if n != "aaekit_mlp"}
-    with tempfile.TemporaryDirectory() as tmp:
-        torch.save(data.x, Path(tmp) / "images.pt")
-        memory = {n: peak_memory(n, Path(tmp) / "images.pt") for n in ["idle", *NET_CONTENDERS]}
+    memory = peak_memories(list(NET_CONTENDERS), data)
     print("median samples/s: " + ", ".join(f"{k} {v:.0f}" for k, v in med.items()))
     print("ratios: " + ", ".join(f"{k} {v:.2f}" for k, v in ratios.items()))
     doc = {
@@ -372,10 +380,7 @@ def main_nets(args: argparse.Namespace) -> None:
                        "command": "python benchmarks/throughput.py --nets " + " ".join(
                            f"--{k} {v}" for k, v in vars(args).items() if v is not None and k != "nets")},
     }
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(doc, indent=2) + "\n")
-    print(f"written to {out}")
+    write(doc, args.out)
 
 
 if __name__ == "__main__":
