@@ -98,6 +98,13 @@ def test_train_eval_sample_compare_on_tiny_data(capsys, tiny_npz, tmp_path):
     code, _, _ = run_cli(capsys, "compare", out, out, "--out", tmp_path / "fig" / "cmp.png")
     assert code == 0 and (tmp_path / "fig" / "cmp.png").is_file()
     assert json.loads((tmp_path / "fig" / "cmp.sources.json").read_text())[0]["experiment"] == "tiny"
+    # the manifold panel (Fig. 2e): one more panel, named in the sources; a run without one is refused
+    code, _, err = run_cli(capsys, "compare", out, "--manifold", out, "--out", tmp_path / "fig" / "m.png")
+    assert code == 0, err
+    assert [s.get("panel") for s in json.loads((tmp_path / "fig" / "m.sources.json").read_text())] == [None, "manifold"]
+    code, _, err = run_cli(capsys, "compare", out, "--manifold", tmp_path, "--out", tmp_path / "fig" / "n.png")
+    assert code == 2 and err.strip() == f"aaekit: error: {tmp_path} has no manifold.png; train a run with a 2-D code there"
+    assert not (tmp_path / "fig" / "n.png").exists()
 
 
 def test_mnist_subset_integration(capsys, mnist, tmp_path):

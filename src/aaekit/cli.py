@@ -229,6 +229,9 @@ def _compare(args: argparse.Namespace) -> int:
 
     out = _out_file(args.out, figures.image_formats(), "a figure")
     panels, sources = [], []
+    for run in args.manifold or []:  # checked first: a missing one fails before anything is read
+        if not (Path(run) / "manifold.png").is_file():
+            raise DataError(f"{run} has no manifold.png; train a run with a 2-D code there")
     for run in args.runs:
         run = Path(run)
         codes, metrics = run / "codes.npz", run / "metrics.json"
@@ -245,6 +248,12 @@ def _compare(args: argparse.Namespace) -> int:
         sources.append({"run": str(run), "experiment": doc["experiment"], "seed": doc["seed"],
                         "git_commit": doc["provenance"]["git_commit"],
                         "recon_mse": doc["metrics"]["recon_mse"]})
+    for run in args.manifold or []:
+        doc = json.loads((Path(run) / "metrics.json").read_text())
+        panels.append({"image": str(Path(run) / "manifold.png"),
+                       "title": f"{doc['experiment']}: images decoded from a grid of codes"})
+        sources.append({"run": str(run), "experiment": doc["experiment"], "seed": doc["seed"],
+                        "git_commit": doc["provenance"]["git_commit"], "panel": "manifold"})
     _mkdir(out.parent)
     figures.save_code_panels(panels, out, ncol=args.ncol)
     out.with_suffix(".sources.json").write_text(json.dumps(sources, indent=2) + "\n")
@@ -348,6 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("compare", help="2-D code maps of several runs side by side (Fig. 2)")
     c.add_argument("runs", nargs="+", help="run folders holding codes.npz and metrics.json")
     c.add_argument("--out", required=True, help="figure file (.png)")
+    c.add_argument("--manifold", nargs="+", metavar="RUN",
+                   help="also these runs' manifold.png (images decoded from a grid of codes: Fig. 2e)")
     c.add_argument("--ncol", type=int, default=2)
     c.set_defaults(func=_compare)
 

@@ -104,15 +104,21 @@ def save_codes(z: np.ndarray, y: np.ndarray | None, path: str | Path, title: str
 
 
 def save_code_panels(panels: Sequence[dict], path: str | Path, ncol: int = 2) -> Path:
-    """Several code maps side by side; each panel is a dict with z, y, title and optional prior."""
+    """Several code maps side by side; each panel is a dict with z, y, title and optional prior, or
+    with ``image`` (a PNG file shown as it is, e.g. a run's manifold.png) and title."""
     nrow = -(-len(panels) // ncol)
     fig, axes = plt.subplots(nrow, ncol, figsize=(4.2 * ncol, 4.2 * nrow), squeeze=False)
     sc = None
     for ax, p in zip(axes.flat, panels, strict=False):
+        if "image" in p:
+            ax.imshow(plt.imread(p["image"]), interpolation="nearest")
+            ax.set_title(p.get("title", ""), fontsize=9)
+            ax.axis("off")
+            continue
         sc = plot_codes(ax, p["z"], p.get("y"), p.get("title", ""), p.get("prior"))
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
-    if sc is not None and panels[0].get("y") is not None:
+    if sc is not None and any(p.get("y") is not None for p in panels if "image" not in p):
         fig.colorbar(sc, ax=axes.ravel().tolist(), ticks=range(10), fraction=0.02)
     fig.savefig(path, dpi=150, bbox_inches="tight")
     plt.close(fig)
