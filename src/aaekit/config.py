@@ -182,8 +182,6 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "train.compile": ("none", "default", "reduce-overhead", "max-autotune"),
 }
 OPTIM_CHOICES = ("sgd", "adam")
-# the models whose code is [y, z], y under a categorical prior, z under the Gaussian prior
-CATEGORICAL_KINDS = ("semisupervised_aae", "clustering_aae", "dimred_aae", "dimred_clustering_aae")
 POSITIVE = {
     "model.code_dim", "model.init_std", "prior.std", "prior.n_components", "prior.mog_radial_std",
     "prior.mog_tangential_std", "prior.roll_radius", "prior.roll_turns", "train.epochs",
