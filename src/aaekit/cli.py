@@ -251,7 +251,7 @@ def _compare(args: argparse.Namespace) -> int:
     for run in args.manifold or []:
         doc = json.loads((Path(run) / "metrics.json").read_text())
         panels.append({"image": str(Path(run) / "manifold.png"),
-                       "title": f"{doc['experiment']}: images decoded from a grid of codes"})
+                       "title": f"{doc['experiment']}:\nimages decoded from a grid of codes"})
         sources.append({"run": str(run), "experiment": doc["experiment"], "seed": doc["seed"],
                         "git_commit": doc["provenance"]["git_commit"], "panel": "manifold"})
     _mkdir(out.parent)
