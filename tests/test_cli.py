@@ -104,7 +104,8 @@ def test_train_eval_sample_compare_on_tiny_data(capsys, tiny_npz, tmp_path):
     assert [s.get("panel") for s in json.loads((tmp_path / "fig" / "m.sources.json").read_text())] == [None, "manifold"]
     code, _, err = run_cli(capsys, "compare", out, "--manifold", tmp_path, "--out", tmp_path / "fig" / "n.png")
     assert code == 2
-    assert err.strip() == f"aaekit: error: {tmp_path} has no manifold.png; train a run with a 2-D code there"
+    assert err.strip() == (f"aaekit: error: {tmp_path} has no manifold.png/metrics.json; "
+                           "train a run with a 2-D code there")
     assert not (tmp_path / "fig" / "n.png").exists()
 
 

@@ -230,8 +230,8 @@ def _compare(args: argparse.Namespace) -> int:
     out = _out_file(args.out, figures.image_formats(), "a figure")
     panels, sources = [], []
     for run in args.manifold or []:  # checked first: a missing one fails before anything is read
-        if not (Path(run) / "manifold.png").is_file():
-            raise DataError(f"{run} has no manifold.png; train a run with a 2-D code there")
+        if not (Path(run) / "manifold.png").is_file() or not (Path(run) / "metrics.json").is_file():
+            raise DataError(f"{run} has no manifold.png/metrics.json; train a run with a 2-D code there")
     for run in args.runs:
         run = Path(run)
         codes, metrics = run / "codes.npz", run / "metrics.json"
