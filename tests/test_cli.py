@@ -275,6 +275,41 @@ def test_report_tables_the_cnn_nets_speed_against_the_mlp(capsys, tmp_path):
     assert "| mlp | 8000 | 1.00x | 900 |" in text and "| dcgan | 6000 | 0.75x | – |" in text
 
 
+def test_report_tables_the_cnn_ablation_with_each_switch_against_its_base(capsys, tmp_path):
+    """One table per ablation folder: each net's mean ± std over seeds, then each switch minus its base;
+    the ablation's parzen runs stay out of the Table 1 section."""
+    root = tmp_path / "results" / "cnn_ablation" / "trial"
+    prov = {"git_commit": "abcdef123456", "git_dirty": False, "device": "cuda", "wall_time_s": 60, "epochs": 10,
+            "command": "aaekit train"}
+    nets_errors_ll = (("mlp", (4.0, 6.0), 300.0), ("cnn", (3.0, 3.0), 280.0), ("cnn_batchnorm", (2.0, 2.0), 290.0))
+    for nets, errors, ll in nets_errors_ll:
+        for seed, err in enumerate(errors):
+            d = root / nets / "semisupervised_100" / f"seed{seed}"
+            d.mkdir(parents=True)
+            (d / "metrics.json").write_text(json.dumps({
+                "seed": seed, "metrics": {"test_error_pct": err}, "provenance": prov,
+                "config": {"model": {"kind": "semisupervised_aae"}, "prior": {"kind": "gaussian"}}}))
+        d = root / nets / "parzen" / "seed0"
+        d.mkdir(parents=True)
+        (d / "metrics.json").write_text(json.dumps({
+            "seed": 0, "metrics": {"recon_sse": 12.0}, "provenance": {**prov, "epochs": 20},
+            "config": {"model": {"kind": "aae"}, "prior": {"kind": "gaussian"}}}))
+        (d / "parzen.json").write_text(json.dumps({
+            "seed": 0, "metrics": {"parzen": {"test_ll": ll, "test_ll_se": 2.0, "sigma": 0.15,
+                                              "val_ll_per_sigma": [ll]}, "frechet_distance": 5.0,
+                                   "eval_time_s": 3.0},
+            "config": {"model": {"kind": "aae"}}, "provenance": {"epochs": 20}}))
+    code, _, _ = run_cli(capsys, "report", "--results", tmp_path / "results")
+    text = (tmp_path / "results" / "REPORT.md").read_text()
+    assert code == 0 and "## The CNN ablation: [cnn_ablation/trial](cnn_ablation/trial/)" in text
+    assert "parzen 20, semisupervised_100 10" in text and "abcdef12" in text
+    assert "| mlp | 300.0 (1) | 5.0 (1) | 12.00 (1) | 5.00 ± 1.41 (2) | – |" in text
+    assert "| cnn − mlp | -20.0 | +0.0 | +0.00 | -2.00 | – |" in text
+    assert "| cnn_batchnorm − cnn | +10.0 | +0.0 | +0.00 | -1.00 | – |" in text
+    assert "| cnn_all_conv − cnn | – | – | – | – | – |" in text
+    assert "## Sample quality (paper Table 1)" not in text
+
+
 def test_version(capsys):
     with pytest.raises(SystemExit) as e:
         main(["--version"])

@@ -132,6 +132,7 @@ def render(results: Path) -> str:
     lines += render_table2(results)
     lines += render_clustering(results)
     lines += render_parzen(results)
+    lines += render_cnn_ablation(results)
     lines += render_bench(results / "bench")
     return "\n".join(lines)
 
@@ -181,7 +182,7 @@ def paper_parzen() -> dict[str, str]:
 
 
 def render_parzen(results: Path) -> list[str]:
-    runs = collect(results, "parzen.json")
+    runs = {k: v for k, v in collect(results, "parzen.json").items() if not k.startswith("cnn_ablation/")}
     if not runs:
         return []
     lines = [
@@ -217,6 +218,70 @@ def render_parzen(results: Path) -> list[str]:
         lines += ["", f"Samples of {rel} (its best seed on validation) beside their nearest training images:", "",
                   f"![nearest neighbours of {rel}]({rel}/nearest.png)"]
     return lines + [""]
+
+
+CNN_VARIANTS = ("mlp", "cnn", "cnn_all_conv", "cnn_no_fc", "cnn_batchnorm", "dcgan")
+CNN_SWITCHES = (("cnn", "mlp"), ("cnn_all_conv", "cnn"), ("cnn_no_fc", "cnn"), ("cnn_batchnorm", "cnn"),
+                ("dcgan", "cnn"))
+CNN_MEASURES = (  # (header, file, experiment, path into the file, format, better)
+    ("Parzen LL (nats)", "parzen.json", "parzen", ("metrics", "parzen", "test_ll"), "{:.1f}", "higher"),
+    ("Fréchet distance", "parzen.json", "parzen", ("metrics", "frechet_distance"), "{:.1f}", "lower"),
+    ("test recon. SSE", "metrics.json", "parzen", ("metrics", "recon_sse"), "{:.2f}", "lower"),
+    ("error %, 100 labels", "metrics.json", "semisupervised_100", ("metrics", "test_error_pct"), "{:.2f}",
+     "lower"),
+    ("error %, 1000 labels", "metrics.json", "semisupervised_1000", ("metrics", "test_error_pct"), "{:.2f}",
+     "lower"),
+)
+
+
+def _ablation_roots(results: Path) -> list[Path]:
+    """Folders under results/cnn_ablation laid out as <variant>/<experiment>/seed<N>/."""
+    top = results / "cnn_ablation"
+    if not top.is_dir():
+        return []
+    return sorted({p.parents[3] for v in CNN_VARIANTS for p in top.glob(f"**/{v}/*/seed*/metrics.json")})
+
+
+def render_cnn_ablation(results: Path) -> list[str]:
+    """The DCGAN ablation: one table per results/cnn_ablation/**/ folder, a row per net (mean ± std
+    over seeds, test split), then each switch's difference of means against its base."""
+    lines = []
+    for root in _ablation_roots(results):
+        rel = root.relative_to(results).as_posix()
+        values: dict[tuple[str, str], list[float]] = {}
+        epochs, devices, commits = {}, set(), set()
+        for v in CNN_VARIANTS:
+            for header, name, exp, path, _, _ in CNN_MEASURES:
+                docs = [json.loads(f.read_text()) for f in sorted((root / v / exp).glob(f"seed*/{name}"))]
+                values[v, header] = [x for x in (_get(d, path) for d in docs) if x is not None]
+                for d in docs:
+                    if name == "metrics.json":
+                        epochs.setdefault(exp, set()).add(d["provenance"]["epochs"])
+                        devices.add(d["provenance"]["device"])
+                        dirty = " (dirty)" if d["provenance"].get("git_dirty") else ""
+                        commits.add(d["provenance"]["git_commit"][:8] + dirty)
+        lines += [f"## The CNN ablation: [{rel}]({rel}/)", "",
+                  "Test split, mean ± std over seeds (seeds per cell in brackets); epochs: "
+                  + ", ".join(f"{e} {', '.join(map(str, sorted(n)))}" for e, n in sorted(epochs.items()))
+                  + f"; {'; '.join(sorted(devices))}; commit as each run saw it: {', '.join(sorted(commits))}.", "",
+                  "| nets | " + " | ".join(f"{h} ({b})" for h, *_, b in CNN_MEASURES) + " |",
+                  "|---" * (len(CNN_MEASURES) + 1) + "|"]
+        for v in CNN_VARIANTS:
+            cells = [f"{_fmt(values[v, h], fmt)} ({len(values[v, h])})" if values[v, h] else "–"
+                     for h, _, _, _, fmt, _ in CNN_MEASURES]
+            lines.append(f"| {v} | " + " | ".join(cells) + " |")
+        lines += ["", "Each switch against its base (difference of the means):", "",
+                  "| switch | " + " | ".join(h for h, *_ in CNN_MEASURES) + " |",
+                  "|---" * (len(CNN_MEASURES) + 1) + "|"]
+        for v, base in CNN_SWITCHES:
+            cells = []
+            for h, _, _, _, fmt, _ in CNN_MEASURES:
+                a, b = values[v, h], values[base, h]
+                cells.append(("+" if statistics.mean(a) >= statistics.mean(b) else "")
+                             + fmt.format(statistics.mean(a) - statistics.mean(b)) if a and b else "–")
+            lines.append(f"| {v} − {base} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
 
 
 # The paper's Table 2, MNIST columns (test error %), as recorded in ../shared/PAPER.md sec. 3 (the
