@@ -12,6 +12,9 @@
 # results/cnn_ablation/) and its output to OUT_ROOT/logs/<variant>.<experiment>.seed<N>.log; a run
 # folder that already holds metrics.json (parzen: parzen.json) is skipped, a partial one resumed.
 # Extra --set options go to every `aaekit train` (e.g. --set train.epochs=10 --set train.device=cuda).
+# MPS=1: start CUDA's multi-process service first (the runs then share the GPU at once rather than
+# in turns; the first pass ran 16 side by side on an H200 so) and stop it at the end. On a copy of
+# the code whose .git is of another commit, set AAEKIT_CODE_COMMIT (see aaekit.run.code_version).
 set -u
 if [ $# -lt 1 ]; then
     echo "usage: $0 OUT_ROOT [--set KEY=VALUE ...]" >&2
@@ -47,6 +50,13 @@ one() {  # extra-args... variant experiment seed (xargs appends the last three)
 }
 export -f one
 export root here device
+
+if [ "${MPS:-0}" = 1 ]; then
+    export CUDA_MPS_PIPE_DIRECTORY=${CUDA_MPS_PIPE_DIRECTORY:-/tmp/aaekit-mps} CUDA_MPS_LOG_DIRECTORY=${CUDA_MPS_LOG_DIRECTORY:-/tmp/aaekit-mps-log}
+    mkdir -p "$CUDA_MPS_PIPE_DIRECTORY" "$CUDA_MPS_LOG_DIRECTORY"
+    nvidia-cuda-mps-control -d || { echo "$0: could not start CUDA MPS (nvidia-cuda-mps-control -d)" >&2; exit 1; }
+    trap 'echo quit | nvidia-cuda-mps-control' EXIT
+fi
 
 for s in $seeds; do
     for e in $experiments; do

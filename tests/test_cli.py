@@ -310,6 +310,20 @@ def test_report_tables_the_cnn_ablation_with_each_switch_against_its_base(capsys
     assert "## Sample quality (paper Table 1)" not in text
 
 
+def test_code_version_records_a_given_commit_beside_what_git_sees(monkeypatch):
+    """A copied tree whose .git is of another commit: $AAEKIT_CODE_COMMIT names the code's commit,
+    the record says it was given and keeps git's own view; unset, git's view is the record."""
+    from aaekit.run import code_version
+
+    monkeypatch.delenv("AAEKIT_CODE_COMMIT", raising=False)
+    seen = code_version()
+    assert set(seen) == {"git_commit", "git_dirty"}
+    monkeypatch.setenv("AAEKIT_CODE_COMMIT", "0123abc")
+    given = code_version()
+    assert given["git_commit"] == "0123abc" and given["git_dirty"] is None
+    assert given["git_commit_source"] == "given by $AAEKIT_CODE_COMMIT" and given["git_seen_there"] == seen
+
+
 def test_version(capsys):
     with pytest.raises(SystemExit) as e:
         main(["--version"])

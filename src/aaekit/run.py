@@ -6,6 +6,7 @@ import contextlib
 import dataclasses
 import json
 import logging
+import os
 import platform
 import subprocess
 import sys
@@ -40,10 +41,20 @@ def _git(*args: str) -> str | None:
 
 def code_version() -> dict[str, Any]:
     """The git commit of the code and whether tracked files other than results/ (the outputs of
-    runs and benchmarks) differ from it, read at a run's start."""
+    runs and benchmarks) differ from it, read at a run's start.
+
+    ``$AAEKIT_CODE_COMMIT``, where set, names the commit instead, for a copy of the code whose
+    ``.git`` is missing or of another commit (a tree copied to a GPU machine): the record then says
+    the commit was given (``git_commit_source``), keeps what git saw (``git_seen_there``), and
+    leaves ``git_dirty`` unknown (None)."""
     dirty = _git("status", "--porcelain", "--untracked-files=no", "--", ".", ":(exclude)results")
-    return {"git_commit": _git("rev-parse", "HEAD") or "unknown",
+    seen = {"git_commit": _git("rev-parse", "HEAD") or "unknown",
             "git_dirty": bool(dirty) if dirty is not None else None}
+    given = os.environ.get("AAEKIT_CODE_COMMIT", "").strip()
+    if not given:
+        return seen
+    return {"git_commit": given, "git_dirty": None, "git_commit_source": "given by $AAEKIT_CODE_COMMIT",
+            "git_seen_there": seen}
 
 
 def provenance(cfg: Config, device: str, wall_time_s: float, epochs: int,
