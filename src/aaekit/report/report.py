@@ -277,8 +277,8 @@ def render_cnn_ablation(results: Path) -> list[str]:
             cells = []
             for h, _, _, _, fmt, _ in CNN_MEASURES:
                 a, b = values[v, h], values[base, h]
-                cells.append(("+" if statistics.mean(a) >= statistics.mean(b) else "")
-                             + fmt.format(statistics.mean(a) - statistics.mean(b)) if a and b else "–")
+                signed = fmt.replace("{:", "{:+")
+                cells.append(signed.format(statistics.mean(a) - statistics.mean(b)) if a and b else "–")
             lines.append(f"| {v} − {base} | " + " | ".join(cells) + " |")
         lines.append("")
     return lines
