@@ -34,7 +34,7 @@ def write_run(folder, epochs, checkpoint=False, parzen=False):
 
 def test_a_seeds_status_tells_done_partial_outdated_and_missing_runs(tmp_path):
     semi = experiments.get(["semisupervised_100"])[0]  # 30 epochs in its config
-    parzen = experiments.get(["parzen_aae"])[0]  # 100 epochs, then aaekit eval --parzen
+    parzen = experiments.get(["parzen_aae_paper_schedule"])[0]  # 100 epochs, then aaekit eval --parzen
     write_run(tmp_path / semi.results / "seed0", 30)
     write_run(tmp_path / semi.results / "seed1", 20, checkpoint=True)  # resumable
     write_run(tmp_path / semi.results / "seed2", 20)  # other epochs, nothing to resume: never overwritten
