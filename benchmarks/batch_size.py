@@ -1,6 +1,6 @@
 """Batch size against time to a fixed validation reconstruction error, with the learning rate scaled.
 
-The paper's 8-D MNIST AAE (``configs/parzen/parzen_aae.yaml``: 784-1000-1000-8, N(0, 5^2 I), the
+The paper's 8-D MNIST AAE (``configs/parzen/paper_parzen_aae.yaml``: 784-1000-1000-8, N(0, 5^2 I), the
 paper's SGD) is trained at each batch size with every phase's learning rate scaled from the
 paper's (set for batch 100) by ``rule``: linear (lr x B/100) or sqrt (lr x sqrt(B/100)). After
 each epoch the reconstruction error of the validation images is measured (the stopping rule is a
@@ -34,7 +34,7 @@ from aaekit.run import code_version  # noqa: E402
 from aaekit.train import Trainer, TrainingDiverged  # noqa: E402
 from aaekit.train.trainer import peak_memory_mb  # noqa: E402
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "parzen" / "parzen_aae.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "parzen" / "paper_parzen_aae.yaml"
 PAPER_LR = {"reconstruction": 0.01, "discriminator": 0.1, "generator": 0.1}  # for batch 100
 
 
@@ -117,7 +117,7 @@ def main() -> None:
     out.write_text(json.dumps({
         "benchmark": "batch_size",
         "metrics": {"runs": results},
-        "config": {"base": "configs/parzen/parzen_aae.yaml", "target_val_recon_sse": args.target,
+        "config": {"base": "configs/parzen/paper_parzen_aae.yaml", "target_val_recon_sse": args.target,
                    "max_epochs": args.max_epochs, "seed": args.seed, "rules": args.rules,
                    "paper_lr_at_batch_100": PAPER_LR},
         "provenance": {**version, "torch": torch.__version__, "device": device,

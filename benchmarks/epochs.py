@@ -3,13 +3,14 @@ paper's 5000 epochs in 20 minutes on one GPU (0.24 s per epoch).
 
 The trainer (three phases per batch of 100, the data resident on the device, logging and the NaN
 guard; the per-epoch validation pass and checkpoint excluded) trains the 784-1000-1000-8 AAE of
-``configs/parzen/parzen_aae.yaml`` on the 50,000 training images, for each precision and compile
-mode asked. Each setting runs ``--epochs`` epochs after one warm-up epoch (which pays any compile
+``configs/parzen/paper_parzen_aae.yaml`` on the 50,000 training images, for each precision and compile
+mode asked, its steps eager or one CUDA graph each (``train.cuda_graph``, aaekit.train.graph).
+Each setting runs ``--epochs`` epochs after one warm-up epoch (which pays any compile
 time and CUDA-graph capture); the median epoch is reported with the projection for 5000 epochs.
 Peak memory: torch's CUDA allocations of the setting on a GPU; on CPU the process's resident
 high-water mark so far (so the largest setting's).
 
-    python benchmarks/epochs.py [--device auto] [--settings fp32:none bf16:none bf16:reduce-overhead]
+    python benchmarks/epochs.py [--device auto] [--settings fp32:none bf16:none fp32:none:graph]
         [--epochs 3] [--out results/bench/epochs.json]
 """
 
@@ -30,7 +31,7 @@ from aaekit.run import code_version
 from aaekit.train import Trainer
 from aaekit.train.trainer import peak_memory_mb
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "parzen" / "parzen_aae.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "parzen" / "paper_parzen_aae.yaml"
 GOAL_S_PER_EPOCH = 20 * 60 / 5000
 
 
@@ -39,9 +40,11 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def epoch_times(precision: str, compile: str, device: str, epochs: int, splits) -> tuple[list[float], Trainer]:
+def epoch_times(precision: str, compile: str, graph: bool, device: str, epochs: int, splits
+                ) -> tuple[list[float], Trainer, dict]:
     cfg = load_config(CONFIG, [f"train.precision={precision}", f"train.compile={compile}",
-                               f"train.device={device}", "train.progress=false", "out_dir=runs/bench-epochs"])
+                               f"train.cuda_graph={str(graph).lower()}", f"train.device={device}",
+                               "train.progress=false", "out_dir=runs/bench-epochs"])
     torch.manual_seed(0)
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
@@ -49,25 +52,27 @@ def epoch_times(precision: str, compile: str, device: str, epochs: int, splits) 
     trainer = Trainer(model, cfg, splits.train, None, cfg.run_dir)
     if trainer.device.type == "cpu":
         torch.set_flush_denormal(cfg.train.flush_denormal)  # as Trainer.fit does
+    trainer.prepare_graph()  # as Trainer.fit does: a CUDA graph where asked and possible
     times = []
     try:
         for i in range(epochs + 1):
             sync(trainer.device)
             start = time.perf_counter()
-            trainer._train_epoch()  # ends with a loss read: the device has finished
+            row = trainer._train_epoch()  # ends with a loss read: the device has finished
             trainer.epoch += 1
             if i:  # the first epoch is the warm-up
                 times.append(time.perf_counter() - start)
     finally:
         torch.set_flush_denormal(False)
-    return times, trainer
+    return times, trainer, {k: v for k, v in row.items() if k.endswith("_loss")}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--device", default="auto")
     p.add_argument("--settings", nargs="+", default=["fp32:none", "bf16:none", "bf16:default"],
-                   help="precision:compile pairs (compile: none, default, reduce-overhead, max-autotune)")
+                   help="precision:compile[:graph] (compile: none, default, reduce-overhead, max-autotune; "
+                        "graph: each step one CUDA graph, else eager)")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--out", default="results/bench/epochs.json")
     args = p.parse_args()
@@ -75,13 +80,18 @@ def main() -> None:
     splits = load_splits(load_config(CONFIG).data)
     results, device_name = {}, None
     for setting in args.settings:
-        precision, _, compile = setting.partition(":")
-        times, trainer = epoch_times(precision, compile or "none", args.device, args.epochs, splits)
+        precision, compile, mode = (setting.split(":") + ["none", "eager"])[:3]
+        if mode not in ("graph", "eager"):
+            p.error(f"setting {setting!r}: the third field is graph or eager, not {mode!r}")
+        times, trainer, losses = epoch_times(precision, compile, mode == "graph", args.device, args.epochs, splits)
         device_name = trainer.device_description
+        graph = trainer.graph is not None and trainer.graph.graph is not None
         med = statistics.median(times)
         results[setting] = {"s_per_epoch": med, "all_epochs_s": times, "epochs_per_s": 1 / med,
                             "samples_per_s": len(splits.train) / med, "hours_for_5000_epochs": 5000 * med / 3600,
-                            "meets_goal": med <= GOAL_S_PER_EPOCH,
+                            "meets_goal": med <= GOAL_S_PER_EPOCH, "cuda_graph": graph,
+                            # the last epoch's mean losses: each setting trains the same model alike
+                            "last_epoch_losses": losses,
                             "peak_memory_mb": round(peak_memory_mb(trainer.device), 1)}
         print(f"{setting} on {device_name}: {med:.3f} s/epoch, 5000 epochs in "
               f"{results[setting]['hours_for_5000_epochs']:.2f} h (goal {GOAL_S_PER_EPOCH:.2f} s/epoch)", flush=True)
@@ -90,7 +100,7 @@ def main() -> None:
     out.write_text(json.dumps({
         "benchmark": "epochs",
         "metrics": results,
-        "config": {"base": "configs/parzen/parzen_aae.yaml", "train_images": len(splits.train), "batch_size": 100,
+        "config": {"base": "configs/parzen/paper_parzen_aae.yaml", "train_images": len(splits.train), "batch_size": 100,
                    "goal_s_per_epoch": GOAL_S_PER_EPOCH, "epochs_timed": args.epochs},
         "provenance": {**version, "torch": torch.__version__, "device": device_name,
                        "wall_time_s": round(time.perf_counter() - start, 1),

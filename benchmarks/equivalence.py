@@ -1,6 +1,6 @@
 """Does the fast path learn the same model? fp32 against bf16 autocast on the paper's 8-D MNIST AAE.
 
-For each seed, the model of ``configs/parzen/parzen_aae.yaml`` (784-1000-1000-8, N(0, 5^2 I) prior,
+For each seed, the model of ``configs/parzen/paper_parzen_aae.yaml`` (784-1000-1000-8, N(0, 5^2 I) prior,
 the paper's SGD) is trained for ``--epochs`` epochs in fp32 and in bf16 (fp32 weights, bf16 matrix
 products), from the same initial weights and data order. Reported from each run's metrics.json:
 test reconstruction error, discriminator accuracies, code moments, encoder units alive, training
@@ -24,7 +24,7 @@ from aaekit.config import load_config
 from aaekit.run import code_version, train_run
 from aaekit.train.trainer import cpu_has_bf16
 
-CONFIG = Path(__file__).resolve().parents[1] / "configs" / "parzen" / "parzen_aae.yaml"
+CONFIG = Path(__file__).resolve().parents[1] / "configs" / "parzen" / "paper_parzen_aae.yaml"
 MEASURES = ["recon_sse", "d_acc_prior", "d_acc_codes", "code_mean", "code_std", "encoder_alive_units"]
 
 

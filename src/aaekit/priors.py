@@ -14,6 +14,10 @@ import torch
 from aaekit.config import PriorConfig
 
 
+def _capturing() -> bool:
+    return torch.cuda.is_available() and torch.cuda.is_current_stream_capturing()
+
+
 class Prior:
     dim: int
     n_classes: int | None = None  # components a label can select; None: not label-conditioned
@@ -40,7 +44,8 @@ class Prior:
             return torch.randint(self.n_classes, (n,), device=device)
         if y.shape != (n,):
             raise ValueError(f"labels must have shape ({n},), got {tuple(y.shape)}")
-        if len(y) and (int(y.min()) < 0 or int(y.max()) >= self.n_classes):
+        # (not checked inside a CUDA graph capture, where reading a value off the GPU is not allowed)
+        if len(y) and not _capturing() and (int(y.min()) < 0 or int(y.max()) >= self.n_classes):
             raise ValueError(f"labels must lie in [0, {self.n_classes}), got {y.min()}..{y.max()}")
         return y.to(device)
 
@@ -91,16 +96,25 @@ class MixtureOfGaussians(Prior):
         angles = 2 * math.pi * torch.arange(n_components) / n_components
         self.angles = angles
         self.means = radius * torch.stack([angles.cos(), angles.sin()], 1)
+        self._scale = torch.tensor([radial_std, tangential_std])
+        self._on: dict[torch.device, tuple[torch.Tensor, torch.Tensor]] = {}
+
+    def _constants(self, device) -> tuple[torch.Tensor, torch.Tensor]:
+        """The angles and the two stds on ``device``, copied there once (no copy from the host inside
+        a training step: a CUDA graph cannot capture one)."""
+        device = torch.device(device or "cpu")
+        if device not in self._on:
+            self._on[device] = (self.angles.to(device), self._scale.to(device))
+        return self._on[device]
 
     def _rotate(self, u: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
-        c, s = self.angles.to(u.device)[k].cos(), self.angles.to(u.device)[k].sin()
+        angles = self._constants(u.device)[0][k]
+        c, s = angles.cos(), angles.sin()
         return torch.stack([c * u[:, 0] - s * u[:, 1], s * u[:, 0] + c * u[:, 1]], 1)
 
     def sample(self, n, y=None, device=None):
         k = self._labels(n, y, device)
-        u = torch.randn(n, 2, device=device) * torch.tensor(
-            [self.radial_std, self.tangential_std], device=device
-        )
+        u = torch.randn(n, 2, device=device) * self._constants(device)[1]
         u[:, 0] += self.radius
         return self._rotate(u, k)
 

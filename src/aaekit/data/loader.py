@@ -96,6 +96,16 @@ class BatchLoader:
         labelled images (label >= 0) in a stream of seeded permutations, one per pass over them,
         seeded by (seed, pass) alone; step s takes the stream's images s*B to (s+1)*B - 1. So every
         labelled image is drawn once per pass, and a resumed run draws what an uninterrupted one would."""
+        idx = self.labelled_indices(step)
+        if self.world == 1:
+            return Batch(to_float(self.x[idx]), self.y[idx], step)
+        share = len(idx) // self.world
+        mine = idx[self.rank * share : (self.rank + 1) * share]
+        return Batch(to_float(self.x[mine]), self.y[mine], step, global_n=len(idx), global_y=self.y[idx],
+                     start=self.rank * share)
+
+    def labelled_indices(self, step: int) -> torch.Tensor:
+        """The rows of the data that :meth:`labelled` takes at global step ``step`` (all processes')."""
         if self._labelled is None:
             if self.y is None or not bool((self.y >= 0).any()):
                 raise ValueError("a phase trains on labelled images, and the training set has none")
@@ -104,13 +114,7 @@ class BatchLoader:
         n = len(pool)
         first, last = step * b // n, ((step + 1) * b - 1) // n
         stream = torch.cat([self._labelled_pass(c) for c in range(first, last + 1)])
-        idx = pool[stream[step * b - first * n : (step + 1) * b - first * n]]
-        if self.world == 1:
-            return Batch(to_float(self.x[idx]), self.y[idx], step)
-        share = len(idx) // self.world
-        mine = idx[self.rank * share : (self.rank + 1) * share]
-        return Batch(to_float(self.x[mine]), self.y[mine], step, global_n=len(idx), global_y=self.y[idx],
-                     start=self.rank * share)
+        return pool[stream[step * b - first * n : (step + 1) * b - first * n]]
 
     def _labelled_pass(self, c: int) -> torch.Tensor:
         if self._pass is None or self._pass[0] != c:
@@ -123,12 +127,20 @@ class BatchLoader:
         g = torch.Generator().manual_seed(self.seed * 1_000_003 + epoch)
         return torch.randperm(len(self.x), generator=g).to(self.device)
 
-    def epoch(self, epoch: int, first_step: int = 0) -> Iterator[Batch]:
+    def epoch_indices(self, epoch: int) -> Iterator[torch.Tensor]:
+        """The rows of each global batch of epoch ``epoch``, in order."""
         perm = self.permutation(epoch)
         for i in range(len(self)):
-            idx = perm[i * self.batch_size : (i + 1) * self.batch_size]
+            yield perm[i * self.batch_size : (i + 1) * self.batch_size]
+
+    def batch(self, idx: torch.Tensor, step: int = 0) -> Batch:
+        """The mini-batch of the rows ``idx`` (one process: all of them)."""
+        return Batch(to_float(self.x[idx]), None if self.y is None else self.y[idx], step)
+
+    def epoch(self, epoch: int, first_step: int = 0) -> Iterator[Batch]:
+        for i, idx in enumerate(self.epoch_indices(epoch)):
             if self.world == 1:
-                yield Batch(to_float(self.x[idx]), None if self.y is None else self.y[idx], first_step + i)
+                yield self.batch(idx, first_step + i)
                 continue
             share = len(idx) // self.world
             mine = idx[self.rank * share : (self.rank + 1) * share]

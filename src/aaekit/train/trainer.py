@@ -11,6 +11,7 @@ import collections
 import contextlib
 import csv
 import dataclasses
+import functools
 import logging
 import math
 import time
@@ -35,6 +36,7 @@ from aaekit.train.checkpoint import (
     load_checkpoint,
     save_checkpoint,
 )
+from aaekit.train.graph import StepGraph, portable_state, unsupported
 from aaekit.train.rundir import clear_outputs, run_outputs
 
 log = logging.getLogger(__name__)
@@ -194,6 +196,7 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.resumes: list[dict[str, Any]] = []  # each resume: at which epoch, what settings changed
         self._tb = None
+        self.graph: StepGraph | None = None  # the step as one CUDA graph (train.cuda_graph), made by fit()
 
     def resolved_optim(self) -> dict[str, dict[str, Any]]:
         """Each phase's optimizer settings as they run: the model's defaults with the config's
@@ -211,13 +214,15 @@ class Trainer:
     def autocast(self) -> contextlib.AbstractContextManager:
         if not self.bf16:
             return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=torch.bfloat16)
+        # no cast cache under a CUDA graph: a captured step must cast the weights it reads afresh
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, cache_enabled=self.graph is None)
 
     # -- checkpoints -------------------------------------------------------------------------
     def state_dict(self) -> dict[str, Any]:
         rng = {"torch": torch.get_rng_state()}
         if self.device.type == "cuda":
             rng["cuda"] = torch.cuda.get_rng_state(self.device)
+        optim = {s.phase.name: portable_state(s.optimizer, s.scheduler) for s in self.states}
         return {
             "kind": self.model.kind,
             "config": self.cfg.to_dict(),
@@ -227,8 +232,8 @@ class Trainer:
             "step": self.step,
             "wall_time": self.wall_time,
             "model": self.model.state_dict(),
-            "optimizers": {s.phase.name: s.optimizer.state_dict() for s in self.states},
-            "schedulers": {s.phase.name: s.scheduler.state_dict() for s in self.states},
+            "optimizers": {name: o for name, (o, _) in optim.items()},
+            "schedulers": {name: sch for name, (_, sch) in optim.items()},
             "rng": rng,
             "history": self.history,
             "optim": self.resolved_optim(),
@@ -346,6 +351,7 @@ class Trainer:
             from torch.utils.tensorboard import SummaryWriter
 
             self._tb = SummaryWriter(str(self.run_dir / "tensorboard"))
+        self.prepare_graph()
         flush = self.device.type == "cpu" and self.cfg.train.flush_denormal
         if flush:
             torch.set_flush_denormal(True)
@@ -374,37 +380,66 @@ class Trainer:
                 self._tb.close()
         return self.history
 
+    def step_phases(self, batch: Batch, labelled: Callable[[], Batch]) -> None:
+        """One training step: each phase due at ``batch.step``, in order, on ``batch`` or (phases
+        with ``source="labelled"``) on ``labelled()``; each phase's logged values added to its sums.
+        Run eagerly, or captured as one CUDA graph (aaekit.train.graph)."""
+        lab = None
+        for s in self.states:
+            if batch.step % s.phase.every:
+                continue
+            if s.phase.source == "labelled" and lab is None:
+                lab = labelled()
+            s.optimizer.zero_grad(set_to_none=True)
+            with self.autocast():
+                out = s.run(lab if s.phase.source == "labelled" else batch)
+            loss, extras = out if isinstance(out, tuple) else (out, {})
+            # Gradients only for this phase's parameters: the generator phase backpropagates
+            # through the discriminator without filling the discriminator's grads.
+            loss.backward(inputs=s.phase.params)
+            if s.grad_clip:
+                torch.nn.utils.clip_grad_norm_(s.phase.params, s.grad_clip, foreach=True)
+            s.optimizer.step()
+            for k, v in {"loss": loss.detach(), **extras}.items():
+                v = v.detach().float()
+                if k in s.sums:
+                    s.sums[k].add_(v)  # in place: a captured step adds into the same tensors
+                else:
+                    s.sums[k] = v.clone()
+            s.count += 1
+
+    def prepare_graph(self) -> None:
+        """Run the training steps as one CUDA graph from here on where train.cuda_graph asks and the
+        model and settings allow it (aaekit.train.graph); else say why, once, on a GPU."""
+        if self.graph is not None:
+            return
+        reason = unsupported(self)
+        if reason is None:
+            self.graph = StepGraph(self)
+        elif self.device.type == "cuda" and self.cfg.train.cuda_graph:
+            log.info("train.cuda_graph: eager steps, %s", reason)
+
     def _train_epoch(self) -> dict[str, Any]:
-        model, tc = self.model, self.cfg.train
+        model, tc, graph = self.model, self.cfg.train, self.graph
         model.train()
         for s in self.states:
-            s.sums, s.count = {}, 0
+            for v in s.sums.values():
+                v.zero_()
+            s.count = 0
+        batches = self.loader.epoch_indices(self.epoch) if graph else self.loader.epoch(self.epoch, self.step)
         bar = tqdm(
-            self.loader.epoch(self.epoch, self.step), total=len(self.loader), leave=False,
+            batches, total=len(self.loader), leave=False,
             desc=f"epoch {self.epoch + 1}/{tc.epochs}", disable=not (tc.progress and self.main),
             dynamic_ncols=True,
         )
         for i, batch in enumerate(bar):
-            labelled = None
-            for s in self.states:
-                if batch.step % s.phase.every:
-                    continue
-                if s.phase.source == "labelled" and labelled is None:
-                    labelled = self.loader.labelled(batch.step)
-                s.optimizer.zero_grad(set_to_none=True)
-                with self.autocast():
-                    out = s.run(labelled if s.phase.source == "labelled" else batch)
-                loss, extras = out if isinstance(out, tuple) else (out, {})
-                # Gradients only for this phase's parameters: the generator phase backpropagates
-                # through the discriminator without filling the discriminator's grads.
-                loss.backward(inputs=s.phase.params)
-                if s.grad_clip:
-                    torch.nn.utils.clip_grad_norm_(s.phase.params, s.grad_clip, foreach=True)
-                s.optimizer.step()
-                for k, v in {"loss": loss.detach(), **extras}.items():
-                    v = v.detach().float()
-                    s.sums[k] = s.sums[k] + v if k in s.sums else v.clone()
-                s.count += 1
+            if graph is None:
+                self.step_phases(batch, functools.partial(self.loader.labelled, batch.step))
+            elif len(batch) == graph.size:
+                graph.run(batch, self.step)
+            else:  # a last, smaller batch: eagerly
+                self.step_phases(self.loader.batch(batch, self.step),
+                                 functools.partial(self.loader.labelled, self.step))
             self.step += 1
             if (i + 1) % tc.log_every == 0:  # the only host-device sync inside an epoch
                 losses = self._check_losses()
@@ -413,7 +448,7 @@ class Trainer:
         bar.close()
         row = self._check_losses()
         for s in self.states:
-            row[f"lr_{s.phase.name}"] = s.optimizer.param_groups[0]["lr"]
+            row[f"lr_{s.phase.name}"] = float(s.optimizer.param_groups[0]["lr"])
         return row
 
     def _check_losses(self) -> dict[str, float]:
