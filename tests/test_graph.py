@@ -91,9 +91,10 @@ def test_a_checkpoint_of_the_graph_path_resumes_eagerly_and_exactly(tiny, monkey
 
 
 def test_what_cannot_be_captured_says_why(tiny):
-    t = make(tiny())
+    on = {"cuda_graph": True, "device": "cpu", "batch_size": 20, "progress": False}
+    t = make(tiny(train=on))
     assert unsupported(t) == "not on a CUDA device"
-    assert unsupported(make(tiny("off", train={"cuda_graph": False, "device": "cpu"}))) == "train.cuda_graph is off"
+    assert unsupported(make(tiny("off"))) == "train.cuda_graph is off"  # the default, until measured on a GPU
     t.device = torch.device("cuda")  # what the trainer would see on a GPU
     assert unsupported(t) is None
     t.states[1].phase.every = 2

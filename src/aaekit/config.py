@@ -144,7 +144,8 @@ class TrainConfig:
     # On a GPU, capture each training step (every phase, its random draws and optimizer steps) as
     # one CUDA graph and replay it for every full batch (aaekit.train.graph); the trainer falls back
     # to eager steps, saying why, where a model or setting cannot be captured. No effect on a CPU.
-    cuda_graph: bool = True
+    # Off by default until its numbers and speed are measured on a GPU (README, "Speed").
+    cuda_graph: bool = False
     # Per-phase overrides of the model's default optimizer, e.g. {reconstruction: {lr: 0.001}}.
     optim: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Gradient-norm clip for every phase that sets no grad_clip of its own (None: no clipping).
