@@ -99,7 +99,7 @@ EXPERIMENTS: tuple[Experiment, ...] = (
     Experiment("figure2_aae_mog", "Fig. 2b: AAE, 2-D code, mixture of 10 Gaussians", "configs/unsupervised_mog.yaml",
                "unsupervised_mog", _seeds(3), "prior_fit_c2st", "lower",
                deviations="40 epochs (the paper does not give them for this figure); generator lr 0.03; only the "
-                          "reconstruction's lr dropped (x0.1 at epoch 20)"),
+                          "reconstruction's lr dropped (x0.1 at epochs 10 and 30)"),
     Experiment("figure2_vae_gaussian", "Fig. 2c: VAE, 2-D code, N(0, I) prior", "configs/vae_gaussian.yaml",
                "vae_gaussian", _seeds(3), "prior_fit_c2st", "lower"),
     Experiment("figure2_vae_mog", "Fig. 2d: VAE, 2-D code, mixture of 10 Gaussians", "configs/vae_mog.yaml",
