@@ -61,7 +61,9 @@ def listing(names: list[str] | None, budget: str = "paper", results: str | Path 
     (from the mean wall time of its runs that exist)."""
     folder = results_folder(budget, results, configs)
     lines = []
-    for exp in get(names):
+    experiments = get(names)
+    width = max(len(e.name) for e in experiments)
+    for exp in experiments:
         wanted = _seeds(exp, budget, seeds)
         status = [seed_status(exp, s, folder, configs, _extra(exp, budget, None)) for s in wanted]
         done, outdated = status.count("done"), status.count("outdated")
@@ -77,7 +79,7 @@ def listing(names: list[str] | None, budget: str = "paper", results: str | Path 
         else:
             eta = "unknown"
         paper = f"paper {exp.paper} [{exp.source}]" if exp.paper else "paper: no number"
-        lines.append(f"{exp.name:24s} {state:8s} {done}/{len(wanted)} seeds  left {eta:>9s}  "
+        lines.append(f"{exp.name:{width}s} {state:8s} {done}/{len(wanted)} seeds  left {eta:>9s}  "
                      f"{exp.figure}; {paper}")
     return lines
 
