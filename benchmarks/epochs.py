@@ -76,13 +76,17 @@ def main() -> None:
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--out", default="results/bench/epochs.json")
     args = p.parse_args()
+    settings = {}  # each setting's precision, compile mode, eager or graph
+    for setting in args.settings:
+        fields = setting.split(":")
+        settings[setting] = (fields[0], fields[1] if len(fields) > 1 else "none",
+                             fields[2] if len(fields) > 2 else "eager")
+        if settings[setting][2] not in ("graph", "eager"):
+            p.error(f"setting {setting!r}: the third field is graph or eager, not {settings[setting][2]!r}")
     version, start = code_version(), time.perf_counter()
     splits = load_splits(load_config(CONFIG).data)
     results, device_name = {}, None
-    for setting in args.settings:
-        precision, compile, mode = (setting.split(":") + ["none", "eager"])[:3]
-        if mode not in ("graph", "eager"):
-            p.error(f"setting {setting!r}: the third field is graph or eager, not {mode!r}")
+    for setting, (precision, compile, mode) in settings.items():
         times, trainer, losses = epoch_times(precision, compile, mode == "graph", args.device, args.epochs, splits)
         device_name = trainer.device_description
         graph = trainer.graph is not None and trainer.graph.graph is not None
