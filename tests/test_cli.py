@@ -346,3 +346,22 @@ def test_parzen_on_flat_data_claims_no_figure(capsys, tmp_path):
     code, stdout, err = run_cli(capsys, "eval", out, "--parzen", "--n-samples", "100", "--sigmas", "0.1,0.2")
     assert code == 0, err
     assert stdout.strip().endswith(f"written to {out}/parzen.json") and not (out / "nearest.png").exists()
+
+
+def test_train_seeds_together_from_the_command_line(capsys, tiny_npz, tmp_path):
+    cfg = tmp_path / "tiny.yaml"
+    cfg.write_text(
+        f"name: tiny\ndata: {{dataset: {tiny_npz}, val_size: 50}}\n"
+        "model: {encoder_hidden: [32], decoder_hidden: [32], discriminator_hidden: [32], init_std: 0.1}\n"
+        "train: {epochs: 1, batch_size: 20, precision: fp32, progress: false}\n"
+    )
+    out = tmp_path / "runs"
+    code, stdout, err = run_cli(capsys, "train", cfg, "--out", out, "--set", "train.seeds=[4, 7]")
+    assert code == 0, err
+    for seed in (4, 7):
+        assert f"results written to {out / f'seed{seed}'}/" in stdout
+        doc = json.loads((out / f"seed{seed}" / "metrics.json").read_text())
+        assert doc["seed"] == seed and doc["provenance"]["trained_together"]["seeds"] == [4, 7]
+    code, _, err = run_cli(capsys, "train", cfg, "--out", out, "--set", "train.seeds=[4, 4]")
+    assert code == 2 and err.strip() == ("aaekit: error: config key 'train.seeds': must be distinct integers >= 0, "
+                                         "got [4, 4]")

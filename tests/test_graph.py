@@ -99,3 +99,22 @@ def test_what_cannot_be_captured_says_why(tiny):
     assert unsupported(t) is None
     t.states[1].phase.every = 2
     assert unsupported(t) == "a phase runs on every n-th batch only"
+
+
+def test_auto_precision_takes_bf16_on_a_gpu_only_where_each_step_is_one_graph(monkeypatch):
+    # eager GPU steps at batch 100 wait on kernel launches: bf16's casts make them slower (issue 18)
+    from aaekit.train.trainer import resolve_bf16
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: True)
+    cuda = torch.device("cuda")
+    assert not resolve_bf16("auto", cuda) and resolve_bf16("auto", cuda, graph=True)
+    assert resolve_bf16("bf16", cuda) and not resolve_bf16("fp32", cuda, graph=True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda *a, **k: False)
+    assert not resolve_bf16("auto", cuda, graph=True)
+
+
+def test_reduce_overhead_is_refused_in_one_line_naming_cuda_graph(tiny):
+    from aaekit.config import ConfigError
+
+    with pytest.raises(ConfigError, match="reduce-overhead is not offered.*train.cuda_graph: true"):
+        tiny("ro", train={**tiny().train.__dict__, "compile": "reduce-overhead"})

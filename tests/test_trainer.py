@@ -190,7 +190,7 @@ def test_bf16_fast_path_learns_what_fp32_learns(tiny):
 
 
 def test_compiled_nets_learn_what_eager_nets_learn(tiny):
-    # train.compile: torch.compile'd nets (here on CPU; on a GPU, reduce-overhead adds CUDA graphs)
+    # train.compile: torch.compile'd nets (here on CPU)
     # follow the eager run's course, and the checkpoint keeps the eager names
     runs = {}
     for mode in ("none", "default"):

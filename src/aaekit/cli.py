@@ -78,9 +78,15 @@ def _train(args: argparse.Namespace) -> int:
         raise ConfigError("--resume and --overwrite exclude each other")
     result = train_run(cfg, resume=args.resume, command=" ".join(["aaekit", *sys.argv[1:]]),
                        overwrite=args.overwrite)
+    for run in result.get("runs", [result]):  # train.seeds: each seed's run
+        _report_run(run)
+    return 0
+
+
+def _report_run(result: dict) -> None:
     m = result["metrics"]
     if m is None:  # a torchrun process other than 0: process 0 evaluates and reports
-        return 0
+        return
     print(f"test reconstruction error: {m['recon_sse']:.3f} per image ({m['recon_mse']:.5f} per pixel)")
     if "test_error_pct" in m:
         val = f" (validation {m['val_error_pct']:.2f} %)" if "val_error_pct" in m else ""
@@ -89,7 +95,6 @@ def _train(args: argparse.Namespace) -> int:
         print(f"test clustering error: {m['cluster_error_pct']:.2f} % (clusters named on validation), "
               f"NMI {m['nmi']:.3f}, ARI {m['ari']:.3f}")
     print(f"results written to {result['run_dir']}/ (metrics.json, figures, log.csv, checkpoint.pt)")
-    return 0
 
 
 def _eval(args: argparse.Namespace) -> int:

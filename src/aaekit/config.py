@@ -138,14 +138,18 @@ class TrainConfig:
     batch_size: int = 100
     device: str = "auto"  # auto | cpu | cuda | cuda:N
     precision: str = "auto"  # auto (bf16 where the hardware has it) | bf16 | fp32
-    # torch.compile the model's nets: none | default | reduce-overhead (CUDA graphs on a GPU) |
-    # max-autotune. The first steps of a run (and each new batch shape) pay the compile time.
+    # torch.compile the model's nets: none | default | max-autotune. The first steps of a run (and
+    # each new batch shape) pay the compile time. (reduce-overhead is refused: see validate.)
     compile: str = "none"
     # On a GPU, capture each training step (every phase, its random draws and optimizer steps) as
     # one CUDA graph and replay it for every full batch (aaekit.train.graph); the trainer falls back
     # to eager steps, saying why, where a model or setting cannot be captured. No effect on a CPU.
     # Off by default until its numbers and speed are measured on a GPU (README, "Speed").
     cuda_graph: bool = False
+    # Train several seeds in one process as one batched computation (aaekit.train.seeds), e.g.
+    # [0, 1, 2]: each seed's run goes to <out_dir>/seed<N> (out_dir unset: runs/<name>/seed<N>) and
+    # is the run that seed would make alone (`seed` is then unused). Empty: one run, of `seed`.
+    seeds: list[int] = field(default_factory=list)
     # Per-phase overrides of the model's default optimizer, e.g. {reconstruction: {lr: 0.001}}.
     optim: dict[str, dict[str, Any]] = field(default_factory=dict)
     # Gradient-norm clip for every phase that sets no grad_clip of its own (None: no clipping).
@@ -184,7 +188,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "model.nets": ("mlp", "conv"),
     "prior.kind": ("gaussian", "mog", "swissroll", "categorical"),
     "train.precision": ("auto", "bf16", "fp32"),
-    "train.compile": ("none", "default", "reduce-overhead", "max-autotune"),
+    "train.compile": ("none", "default", "max-autotune"),
 }
 OPTIM_CHOICES = ("sgd", "adam")
 POSITIVE = {
@@ -272,6 +276,10 @@ def _build(cls: type, values: dict[str, Any], prefix: str) -> Any:
 def validate(cfg: Config) -> Config:
     """Range and choice checks that types alone cannot express; raises ConfigError."""
     flat = _flatten(cfg.to_dict())
+    if cfg.train.compile == "reduce-overhead":  # measured on an H200 (issue 18)
+        raise ConfigError("config key 'train.compile': reduce-overhead is not offered: its CUDA graphs crash in "
+                          "the second epoch (a phase reads a net's output that a later replay overwrote); "
+                          "train.cuda_graph: true runs each whole training step as one CUDA graph instead")
     for key, options in CHOICES.items():
         if flat[key] not in options:
             raise ConfigError(f"config key '{key}': {flat[key]!r} is not one of {', '.join(options)}")
@@ -332,6 +340,9 @@ def validate(cfg: Config) -> Config:
                               f"{cfg.model.code_dim}; the prior is drawn in the code's dimension (leave it unset)")
     for phase, overrides in cfg.train.optim.items():
         optim_config(overrides, OptimConfig(), f"train.optim.{phase}")
+    seeds = cfg.train.seeds
+    if len(set(seeds)) != len(seeds) or any(not isinstance(s, int) or isinstance(s, bool) or s < 0 for s in seeds):
+        raise ConfigError(f"config key 'train.seeds': must be distinct integers >= 0, got {seeds!r}")
     return cfg
 
 

@@ -89,6 +89,8 @@ def train_run(cfg: Config, resume: bool = False, command: str | None = None,
     Under torchrun (several processes) all of them train, and process 0 alone evaluates and writes;
     the others return ``metrics`` None.
     """
+    if cfg.train.seeds:
+        return train_seeds(cfg, resume, command, overwrite)
     version = code_version()
     distributed.init(cfg.train.device)
     try:
@@ -133,12 +135,70 @@ def _train_run(cfg: Config, resume: bool, command: str | None, overwrite: bool,
         return _fit_and_evaluate(trainer, cfg, splits, resume, overwrite, command, version)
 
 
+def seed_configs(cfg: Config) -> list[Config]:
+    """The single-seed config of each of ``train.seeds``: that seed, its run folder
+    (<out_dir>/seed<N>, or runs/<name>/seed<N>), and no train.seeds."""
+    return [dataclasses.replace(cfg, seed=seed, out_dir=str(Path(cfg.out_dir) / f"seed{seed}") if cfg.out_dir else None,
+                                train=dataclasses.replace(cfg.train, seeds=[]))
+            for seed in cfg.train.seeds]
+
+
+def seed_stack(cfg: Config, splits: Splits | None = None):
+    """The :class:`~aaekit.train.seeds.SeedStack` of ``train.seeds``: each seed's trainer built as
+    :func:`train_run` builds it alone (its data split and labelled images, its model drawn from its
+    seed), and each seed's splits (``splits``: one set for all, where given)."""
+    from aaekit.train.seeds import SeedStack
+
+    trainers, all_splits, rngs = [], [], []
+    for c in seed_configs(cfg):
+        s = splits or load_splits(c.data, seed=c.seed)
+        check_labels(c, s)
+        torch.manual_seed(c.seed)
+        model = build_model(c, s.train.dim, s.train.image_shape)
+        trainers.append(Trainer(model, c, s.train, s.val, c.run_dir, data_id=s.data_id))
+        all_splits.append(s)
+        device = trainers[-1].device
+        rngs.append((torch.get_rng_state(), torch.cuda.get_rng_state(device) if device.type == "cuda" else None))
+    return SeedStack(trainers, rngs), all_splits
+
+
+def train_seeds(cfg: Config, resume: bool = False, command: str | None = None,
+                overwrite: bool = False) -> dict[str, Any]:
+    """Train the runs of ``train.seeds`` together in this process (aaekit.train.seeds), then
+    evaluate each on the test split as :func:`train_run` does; returns each run's result (``runs``)."""
+    from aaekit.train.seeds import together
+
+    if distributed.launched():
+        raise ConfigError("config key 'train.seeds': the seeds train together in one process, not under "
+                          "torchrun; start it with aaekit train")
+    version = code_version()
+    stack, splits = seed_stack(cfg)
+    trainers = stack.trainers
+    log.info("training %s (%s), seeds %s together on %d images each, %s; writing to %s", cfg.name,
+             trainers[0].model.kind, ", ".join(map(str, cfg.train.seeds)), len(splits[0].train),
+             trainers[0].device_description, ", ".join(str(t.run_dir) for t in trainers))
+    with contextlib.ExitStack() as locks:
+        for t in trainers:
+            locks.enter_context(locked(t.run_dir))
+        stack.fit(resume=resume, overwrite=overwrite)
+        runs = [_evaluate_and_write(t, t.cfg, s, command, version, together(trainers))
+                for t, s in zip(trainers, splits, strict=True)]
+    return {"run_dir": [r["run_dir"] for r in runs], "metrics": runs[0]["metrics"], "runs": runs}
+
+
 def _fit_and_evaluate(trainer: Trainer, cfg: Config, splits: Splits, resume: bool, overwrite: bool,
                       command: str | None, version: dict[str, Any]) -> dict[str, Any]:
-    model, world = trainer.model, distributed.world_size()
     trainer.fit(resume=resume, overwrite=overwrite)
     if not trainer.main:
         return {"run_dir": trainer.run_dir, "metrics": None}
+    return _evaluate_and_write(trainer, cfg, splits, command, version)
+
+
+def _evaluate_and_write(trainer: Trainer, cfg: Config, splits: Splits, command: str | None,
+                        version: dict[str, Any], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A trained run's test metrics, figures, config.yaml and metrics.json (``extra``: added to its
+    provenance)."""
+    model, world = trainer.model, distributed.world_size()
     # what ran: each phase's optimizer settings in full (the model's defaults included)
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, optim=trainer.resolved_optim()))
     save_config(cfg, trainer.run_dir / "config.yaml")
@@ -146,7 +206,8 @@ def _fit_and_evaluate(trainer: Trainer, cfg: Config, splits: Splits, resume: boo
     metrics.update(model.final_evaluation(splits, trainer.device, trainer.run_dir))
     metrics["val"] = {k[4:]: v for k, v in trainer.history[-1].items() if k.startswith("val_")}
     prov = provenance(cfg, trainer.device_description, trainer.wall_time, trainer.epoch, command, version)
-    prov.update(processes=world, peak_memory_mb=round(peak_memory_mb(trainer.device), 1), resumes=trainer.resumes)
+    prov.update(processes=world, peak_memory_mb=round(peak_memory_mb(trainer.device), 1), resumes=trainer.resumes,
+                **(extra or {}))
     write_metrics(trainer.run_dir, cfg, metrics, prov)
     return {"run_dir": trainer.run_dir, "metrics": metrics}
 
