@@ -93,6 +93,26 @@ def test_semisupervised_seeds_together_each_with_its_own_labelled_images(tiny):
     assert not np.array_equal(own[0], own[1])
 
 
+LABEL_MODELS = {
+    "supervised_aae": ({"kind": "supervised_aae", "n_classes": 4}, {"kind": "gaussian"}, {}),
+    "label_aae": ({"kind": "label_aae"}, {"kind": "mog", "n_components": 4}, {"labelled": 100}),
+    "clustering_aae": ({"kind": "clustering_aae", "n_clusters": 5, "minibatch_adversary": True},
+                       {"kind": "gaussian"}, {}),
+    "dimred_aae": ({"kind": "dimred_aae", "n_classes": 4, "head_margin": 1.0}, {"kind": "gaussian"}, {"labelled": 20}),
+}
+
+
+@pytest.mark.parametrize("kind", LABEL_MODELS)
+def test_every_label_model_trains_together_as_alone(tiny, kind):
+    model, prior, data = LABEL_MODELS[kind]
+    over = {"model": {"code_dim": 2, "encoder_hidden": [32, 32], "decoder_hidden": [32, 32],
+                      "discriminator_hidden": [16], "init_std": 0.1, **model},
+            "prior": prior, "data": {"dataset": tiny().data.dataset, "val_size": 50, **data}}
+    result = train_run(tiny("together", train={**tiny().train.__dict__, "seeds": [0, 1]}, **over))
+    train_run(tiny("alone", seed=1, **over))
+    assert_same_run(result["runs"][1]["run_dir"], tiny("alone").run_dir, atol=1e-5)
+
+
 def test_seeds_together_resume_exactly_and_each_run_resumes_alone(tiny):
     seeds = {"seeds": [0, 1]}
     full = train_run(tiny("full", train={**tiny().train.__dict__, "epochs": 3, **seeds}))

@@ -120,6 +120,8 @@ class SeedStack:
             pnames = [names[id(p)] for p in s.phase.params]
             optimizer = make_optimizer([self.params[n] for n in pnames], s.opt)
             self.phases.append(_StackedPhase(j, s.phase, pnames, optimizer))
+        if t0.cfg.train.cuda_graph and self.device.type == "cuda":
+            log.info("train.cuda_graph: eager steps, the seeds trained together are not captured as a CUDA graph")
         self.sums: list[dict[str, torch.Tensor]] = [{} for _ in self.phases]
         self.counts = [0] * len(self.phases)
 
@@ -304,8 +306,10 @@ class SeedStack:
 
         params = {f"model.{n}": p for n, p in self.params.items()}
         ks = torch.arange(self.k, device=x.device)
-        return vmap(one, in_dims=(0, 0, None if y is None else 0, 0, 0), randomness="same")(
-            params, x, y, ks, cache)
+        with warnings.catch_warnings():  # an op without a batching rule (the dimred model's pdist) loops
+            warnings.filterwarnings("ignore", "There is a performance drop because we have not yet implemented")
+            return vmap(one, in_dims=(0, 0, None if y is None else 0, 0, 0), randomness="same")(
+                params, x, y, ks, cache)
 
     @staticmethod
     @torch.no_grad()
