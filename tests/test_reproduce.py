@@ -33,7 +33,7 @@ def write_run(folder, epochs, checkpoint=False, parzen=False):
 
 
 def test_a_seeds_status_tells_done_partial_outdated_and_missing_runs(tmp_path):
-    semi = experiments.get(["semisupervised_100"])[0]  # 30 epochs in its config
+    semi = experiments.get(["semisupervised_100_30_epochs"])[0]  # its config's 150 epochs, stopped at 30
     parzen = experiments.get(["parzen_aae_paper_schedule"])[0]  # 100 epochs, then aaekit eval --parzen
     write_run(tmp_path / semi.results / "seed0", 30)
     write_run(tmp_path / semi.results / "seed1", 20, checkpoint=True)  # resumable
@@ -45,8 +45,8 @@ def test_a_seeds_status_tells_done_partial_outdated_and_missing_runs(tmp_path):
     assert [seed_status(semi, s, tmp_path) for s in range(5)] == ["done", "partial", "outdated", "partial",
                                                                   "missing"]
     assert [seed_status(parzen, s, tmp_path) for s in range(3)] == ["evaluate", "done", "missing"]
-    lines = listing(["semisupervised_100", "clustering_16"], results=tmp_path)
-    assert lines[0].startswith("semisupervised_100") and "partial" in lines[0] and "1/5 seeds" in lines[0]
+    lines = listing(["semisupervised_100_30_epochs", "clustering_16"], results=tmp_path)
+    assert lines[0].startswith("semisupervised_100_30_epochs") and "partial" in lines[0] and "1/5 seeds" in lines[0]
     assert "1 outdated" in lines[0] and "~6 min" in lines[0]  # 3 seeds to train at the 2 min of the runs there
     assert "missing" in lines[1] and "unknown" in lines[1] and "paper 9.55 ± 2.1 [memory]" in lines[1]
 
@@ -97,7 +97,7 @@ def test_reproduce_with_nothing_to_train_writes_the_report_aaekit_report_writes(
         (d / "metrics.json").write_text(json.dumps({
             "experiment": "labels_100", "seed": seed, "metrics": {"test_error_pct": 2.0 + seed, "val_error_pct": 2.0},
             "config": {"model": {"kind": "semisupervised_aae"}, "prior": {"kind": "gaussian"}},
-            "provenance": {"git_commit": "abcdef123456", "device": "cpu", "wall_time_s": 60, "epochs": 30,
+            "provenance": {"git_commit": "abcdef123456", "device": "cpu", "wall_time_s": 60, "epochs": 150,
                            "command": "aaekit train"}}))
     reproduce(None, "paper", results)  # every seed done: nothing is trained
     assert (results / "REPORT.md").read_text() == render(results)
