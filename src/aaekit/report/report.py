@@ -147,7 +147,8 @@ def render_paper_vs_ours(results: Path) -> list[str]:
         found = experiments.summary(exp, results)
         if found is None:
             continue
-        ours = f"{found['mean']:.2f}" + (f" ± {found['std']:.2f}" if found["std"] is not None else "")
+        d = 3 if abs(found["mean"]) < 1 else 2  # fractions (prior_fit_c2st, NMI) to the third decimal
+        ours = f"{found['mean']:.{d}f}" + (f" ± {found['std']:.{d}f}" if found["std"] is not None else "")
         n = len(found["seeds"])
         time = f"{found['wall_time_s'] / 60:.0f} min" if found["wall_time_s"] else "–"
         hit = experiments.reached(exp, found["mean"])
