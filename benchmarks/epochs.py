@@ -31,7 +31,7 @@ from aaekit.data import load_splits
 from aaekit.models import build_model
 from aaekit.run import code_version
 from aaekit.train import Trainer
-from aaekit.train.trainer import peak_memory_mb
+from aaekit.train.trainer import denormals_flushed, peak_memory_mb
 
 CONFIG = Path(__file__).resolve().parents[1] / "configs" / "parzen" / "paper_parzen_aae.yaml"
 GOAL_S_PER_EPOCH = 20 * 60 / 5000
@@ -85,10 +85,8 @@ def stacked_epoch_times(precision: str, compile: str, k: int, device: str, epoch
     stack, _ = seed_stack(cfg, splits)
     trainer = stack.trainers[0]
     stack.gather()
-    if trainer.device.type == "cpu":
-        torch.set_flush_denormal(cfg.train.flush_denormal)
     times = []
-    try:
+    with denormals_flushed(trainer.device, cfg.train.flush_denormal):  # as SeedStack.fit
         for i in range(epochs + 1):
             sync(trainer.device)
             start = time.perf_counter()
@@ -98,8 +96,6 @@ def stacked_epoch_times(precision: str, compile: str, k: int, device: str, epoch
                 t.epoch += 1
             if i:
                 times.append(time.perf_counter() - start)
-    finally:
-        torch.set_flush_denormal(False)
     return times, trainer, {f"{name}_loss": v for name, v in losses.items()}
 
 

@@ -34,7 +34,7 @@ from aaekit.config import ConfigError
 from aaekit.data.loader import Batch
 from aaekit.train import distributed
 from aaekit.train.checkpoint import CheckpointError
-from aaekit.train.trainer import make_optimizer
+from aaekit.train.trainer import denormals_flushed, make_optimizer
 
 if TYPE_CHECKING:
     from aaekit.models.base import Phase
@@ -191,38 +191,37 @@ class SeedStack:
     # -- training --------------------------------------------------------------------------------
     def fit(self, resume: bool = False, overwrite: bool = False) -> None:
         """Train every seed to ``train.epochs`` (``resume``: from their checkpoints, all at one epoch)."""
-        for k, t in enumerate(self.trainers):
-            with self.rng_of(k):  # a resume loads the seed's RNG state with its checkpoint
-                t.begin(resume, overwrite)
-        done = {t.run_dir.name: t.epoch for t in self.trainers}
-        if len(set(done.values())) > 1:
-            raise CheckpointError("train.seeds: the runs' checkpoints are at different epochs ("
-                                  + ", ".join(f"{name}: {e}" for name, e in done.items())
-                                  + "); resume them one by one to the same epoch first")
-        self.gather()
-        t0 = self.trainers[0]
-        flush = self.device.type == "cpu" and t0.cfg.train.flush_denormal
-        if flush:
-            torch.set_flush_denormal(True)
         try:
-            while t0.epoch < t0.cfg.train.epochs:
-                start = time.perf_counter()
-                self._train_epoch()
-                seconds = time.perf_counter() - start
-                self.scatter()
-                for k, t in enumerate(self.trainers):
-                    # the seeds' own optimizers hold their lr schedules; the stack's took their steps
-                    with self.rng_of(k), warnings.catch_warnings():
-                        warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step", UserWarning)
-                        row = t._check_losses()
-                        row.update({f"lr_{s.phase.name}": float(s.optimizer.param_groups[0]["lr"]) for s in t.states})
-                        t.end_epoch(row, seconds)
-                self._sync_groups()
-        finally:
-            if flush:
-                torch.set_flush_denormal(False)
+            for k, t in enumerate(self.trainers):
+                with self.rng_of(k):  # a resume loads the seed's RNG state with its checkpoint
+                    t.begin(resume, overwrite)
+            done = {t.run_dir.name: t.epoch for t in self.trainers}
+            if len(set(done.values())) > 1:
+                raise CheckpointError("train.seeds: the runs' checkpoints are at different epochs ("
+                                      + ", ".join(f"{name}: {e}" for name, e in done.items())
+                                      + "); resume them one by one to the same epoch first")
+            self.gather()
+            with denormals_flushed(self.device, self.trainers[0].cfg.train.flush_denormal):
+                self._fit_epochs()
+        finally:  # each seed's TensorBoard writer closed, whatever stopped them
             for t in self.trainers:
                 t.finish()
+
+    def _fit_epochs(self) -> None:
+        t0 = self.trainers[0]
+        while t0.epoch < t0.cfg.train.epochs:
+            start = time.perf_counter()
+            self._train_epoch()
+            seconds = time.perf_counter() - start
+            self.scatter()
+            for k, t in enumerate(self.trainers):
+                # the seeds' own optimizers hold their lr schedules; the stack's took their steps
+                with self.rng_of(k), warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", "Detected call of `lr_scheduler.step", UserWarning)
+                    row = t._check_losses()
+                    row.update({f"lr_{s.phase.name}": float(s.optimizer.param_groups[0]["lr"]) for s in t.states})
+                    t.end_epoch(row, seconds)
+            self._sync_groups()
 
     def _train_epoch(self) -> None:
         t0, tc = self.trainers[0], self.trainers[0].cfg.train

@@ -74,7 +74,7 @@ def resolve_bf16(precision: str, device: torch.device, graph: bool = False) -> b
     """Whether to train in bf16 autocast. ``auto`` takes what is faster where it runs: bf16 on a CPU
     that computes it natively; on a GPU bf16 only when each step runs as one CUDA graph (``graph``),
     since eager steps at the paper's batch of 100 are bound by kernel launches, and bf16's casts
-    make them slower than fp32 (H200: 2.76 against 2.32 s per epoch; one graph: 0.35 against 0.48)."""
+    make them slower than fp32 (measured on an H200, issue 18; no committed file holds it yet)."""
     if precision == "fp32":
         return False
     supported = torch.cuda.is_bf16_supported() if device.type == "cuda" else cpu_has_bf16()
@@ -91,6 +91,19 @@ def describe_device(device: torch.device, bf16: bool) -> str:
     else:
         name = f"cpu, {torch.get_num_threads()} threads"
     return f"{name}, {'bf16' if bf16 else 'fp32'}"
+
+
+@contextlib.contextmanager
+def denormals_flushed(device: torch.device, enabled: bool):
+    """Inside, a CPU treats denormal floats as zero (``train.flush_denormal``); a GPU is left alone."""
+    flush = enabled and device.type == "cpu"
+    if flush:
+        torch.set_flush_denormal(True)
+    try:
+        yield
+    finally:
+        if flush:
+            torch.set_flush_denormal(False)
 
 
 def peak_memory_mb(device: torch.device) -> float:
@@ -336,17 +349,13 @@ class Trainer:
         a new run where there is none), ``overwrite`` starts afresh over it."""
         self.begin(resume, overwrite)
         self.prepare_graph()
-        flush = self.device.type == "cpu" and self.cfg.train.flush_denormal
-        if flush:
-            torch.set_flush_denormal(True)
         try:
-            while self.epoch < self.cfg.train.epochs:
-                start = time.perf_counter()
-                row = self._train_epoch()
-                self.end_epoch(row, time.perf_counter() - start)
+            with denormals_flushed(self.device, self.cfg.train.flush_denormal):
+                while self.epoch < self.cfg.train.epochs:
+                    start = time.perf_counter()
+                    row = self._train_epoch()
+                    self.end_epoch(row, time.perf_counter() - start)
         finally:
-            if flush:
-                torch.set_flush_denormal(False)
             self.finish()
         return self.history
 
