@@ -94,7 +94,8 @@ def test_what_cannot_be_captured_says_why(tiny):
     on = {"cuda_graph": True, "device": "cpu", "batch_size": 20, "progress": False}
     t = make(tiny(train=on))
     assert unsupported(t) == "not on a CUDA device"
-    assert unsupported(make(tiny("off"))) == "train.cuda_graph is off"  # the default, until measured on a GPU
+    assert make(tiny("default")).cfg.train.cuda_graph  # on by default (a no-op on a CPU)
+    assert unsupported(make(tiny("off", train__cuda_graph=False))) == "train.cuda_graph is off"
     t.device = torch.device("cuda")  # what the trainer would see on a GPU
     assert unsupported(t) is None
     t.states[1].phase.every = 2

@@ -120,8 +120,6 @@ class SeedStack:
             pnames = [names[id(p)] for p in s.phase.params]
             optimizer = make_optimizer([self.params[n] for n in pnames], s.opt)
             self.phases.append(_StackedPhase(j, s.phase, pnames, optimizer))
-        if t0.cfg.train.cuda_graph and self.device.type == "cuda":
-            log.info("train.cuda_graph: eager steps, the seeds trained together are not captured as a CUDA graph")
         self.sums: list[dict[str, torch.Tensor]] = [{} for _ in self.phases]
         self.counts = [0] * len(self.phases)
 
