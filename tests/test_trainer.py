@@ -205,3 +205,52 @@ def test_compiled_nets_learn_what_eager_nets_learn(tiny):
     for a, b in zip(p0, p1, strict=True):
         torch.testing.assert_close(a, b, rtol=1e-3, atol=1e-4)
     assert abs(eager["val_recon_sse"] - compiled["val_recon_sse"]) < 1e-3 * eager["val_recon_sse"]
+
+
+def test_val_every_fills_the_val_columns_at_its_epochs_and_leaves_the_others_empty(tiny):
+    import csv
+
+    cfg = tiny(train={"epochs": 5, "batch_size": 20, "precision": "fp32", "progress": False, "val_every": 3})
+    t = make(cfg)
+    calls = []
+    inner = t.model.evaluate
+    t.model.evaluate = lambda *a, **k: (calls.append(t.epoch + 1), inner(*a, **k))[1]
+    t.fit()
+    assert calls == [1, 3, 5]  # the first, every 3rd, the last
+    with open(cfg.run_dir / "log.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [r["epoch"] for r in rows] == ["1", "2", "3", "4", "5"]
+    for r in rows:  # one header for all rows: the training columns stay in place
+        assert float(r["reconstruction_loss"]) > 0 and float(r["epoch_time_s"]) > 0
+        assert (r["val_recon_sse"] != "") == (r["epoch"] in {"1", "3", "5"})
+    assert t.history[-1]["val_recon_sse"] > 0  # the run's metrics.json reads the last row
+
+
+def test_checkpoint_every_saves_at_its_epochs_and_a_stopped_run_resumes_from_the_latest(tiny, monkeypatch):
+    train = {"epochs": 5, "batch_size": 20, "precision": "fp32", "progress": False, "checkpoint_every": 2}
+    straight = make(tiny("a", train=train))
+    saved = []
+    inner_save = straight.save
+    straight.save = lambda: (saved.append(straight.epoch), inner_save())[1]
+    straight.fit()
+    assert saved == [2, 4, 5]  # every 2nd and the last
+
+    stopped = make(tiny("b", train=train))
+    inner_epoch = stopped._train_epoch
+
+    def stop_in_epoch_4():
+        if stopped.epoch == 3:
+            raise KeyboardInterrupt
+        return inner_epoch()
+
+    stopped._train_epoch = stop_in_epoch_4
+    with pytest.raises(KeyboardInterrupt):
+        stopped.fit()
+    assert torch.load(stopped.checkpoint_path, weights_only=True)["epoch"] == 2
+    assert (stopped.run_dir / "log.csv").read_text().count("\n") == 4  # epoch 3 logged, not saved
+    resumed = make(tiny("b", train=train))
+    resumed.fit(resume=True)  # from epoch 2: epoch 3 again, then 4 and 5
+    for p, q in zip(params(straight), params(resumed), strict=True):
+        assert torch.equal(p, q)
+    assert [h["reconstruction_loss"] for h in straight.history] == [h["reconstruction_loss"] for h in resumed.history]
+    assert (resumed.run_dir / "log.csv").read_text().count("\n") == 6

@@ -156,6 +156,12 @@ class TrainConfig:
     # Gradient-norm clip for every phase that sets no grad_clip of its own (None: no clipping).
     grad_clip: float | None = None
     log_every: int = 50  # steps between progress-bar updates (each reads losses: a sync)
+    # The held-out diagnostics (the val_ columns of log.csv) every this many epochs, and always after
+    # the first and the last: on a GPU one epoch's steps can take less time than they do.
+    val_every: int = 1
+    # A checkpoint every this many epochs, and always after the last: a stopped run resumes from the
+    # latest, at most this many epochs back.
+    checkpoint_every: int = 1
     progress: bool = True
     tensorboard: bool = False
     threads: int | None = None  # torch intra-op threads on CPU; None = torch's default
@@ -196,7 +202,7 @@ POSITIVE = {
     "model.code_dim", "model.init_std", "prior.std", "prior.n_components", "prior.mog_radial_std",
     "prior.mog_tangential_std", "prior.roll_radius", "prior.roll_turns", "train.epochs",
     "train.batch_size", "train.log_every", "data.val_size", "data.labelled", "model.n_classes", "model.n_clusters",
-    "train.threads", "prior.dim",
+    "train.threads", "prior.dim", "train.val_every", "train.checkpoint_every",
 }
 
 

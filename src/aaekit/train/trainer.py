@@ -392,8 +392,12 @@ class Trainer:
         # and checkpoint their average
         distributed.average_buffers(self.model)
         self._check_weights()
+        tc, done = self.cfg.train, self.epoch + 1
         if self.val_x is not None:  # every process evaluates: their RNGs stay in step
-            row.update({f"val_{k}": v for k, v in self.model.evaluate(self.val_x, self.val_y).items()})
+            if done == 1 or done % tc.val_every == 0 or done >= tc.epochs:
+                row.update({f"val_{k}": v for k, v in self.model.evaluate(self.val_x, self.val_y).items()})
+            else:  # the columns of the first epoch's row, empty
+                row.update({k: None for k in self.history[0] if k.startswith("val_")})
         for s in self.states:
             s.scheduler.step()
         self.epoch += 1
@@ -401,7 +405,8 @@ class Trainer:
         self.wall_time += seconds
         row = {"epoch": self.epoch, **row, "epoch_time_s": seconds}
         self.history.append(row)
-        self.save()
+        if self.epoch % tc.checkpoint_every == 0 or self.epoch >= tc.epochs:
+            self.save()
         self._log_row(row)
 
     def finish(self) -> None:
@@ -538,6 +543,6 @@ class Trainer:
             for k, v in row.items():
                 if k != "epoch" and isinstance(v, int | float):
                     self._tb.add_scalar(k, v, self.epoch)
-        shown = {k: v for k, v in row.items() if k.endswith("loss") or k.startswith("val_")}
+        shown = {k: v for k, v in row.items() if v is not None and (k.endswith("loss") or k.startswith("val_"))}
         log.info("epoch %d: %s", self.epoch,
                  ", ".join(f"{k} {v:.4g}" for k, v in shown.items()))
