@@ -2,7 +2,7 @@
 paper's 5000 epochs in 20 minutes on one GPU (0.24 s per epoch).
 
 The trainer (three phases per batch of 100, the data resident on the device, logging and the NaN
-guard; the per-epoch validation pass and checkpoint excluded) trains the 784-1000-1000-8 AAE of
+guard; the per-epoch validation pass and checkpoint timed apart, once, for one seed) trains the 784-1000-1000-8 AAE of
 ``configs/parzen/paper_parzen_aae.yaml`` on the 50,000 training images, for each precision and compile
 mode asked, its steps eager or one CUDA graph each (``train.cuda_graph``, aaekit.train.graph), or
 K seeds of it trained together as one batched computation (``train.seeds``, aaekit.train.seeds:
@@ -53,7 +53,7 @@ def epoch_times(precision: str, compile: str, graph: bool, device: str, epochs: 
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     model = build_model(cfg, splits.train.dim, splits.train.image_shape)
-    trainer = Trainer(model, cfg, splits.train, None, cfg.run_dir)
+    trainer = Trainer(model, cfg, splits.train, splits.val, cfg.run_dir)
     if trainer.device.type == "cpu":
         torch.set_flush_denormal(cfg.train.flush_denormal)  # as Trainer.fit does
     trainer.prepare_graph()  # as Trainer.fit does: a CUDA graph where asked and possible
@@ -66,9 +66,24 @@ def epoch_times(precision: str, compile: str, graph: bool, device: str, epochs: 
             trainer.epoch += 1
             if i:  # the first epoch is the warm-up
                 times.append(time.perf_counter() - start)
+        extra = per_epoch_extras(trainer)
     finally:
         torch.set_flush_denormal(False)
-    return times, trainer, {k: v for k, v in row.items() if k.endswith("_loss")}
+    return times, trainer, {k: v for k, v in row.items() if k.endswith("_loss")}, extra
+
+
+def per_epoch_extras(trainer: Trainer) -> dict[str, float]:
+    """The seconds of what a run adds to each epoch's steps by default (train.val_every and
+    train.checkpoint_every: 1): the validation pass on the 10,000 validation images, and the checkpoint."""
+    sync(trainer.device)
+    start = time.perf_counter()
+    trainer.model.evaluate(trainer.val_x, trainer.val_y)
+    sync(trainer.device)
+    middle = time.perf_counter()
+    trainer.save()
+    end = time.perf_counter()
+    trainer.checkpoint_path.unlink(missing_ok=True)
+    return {"validation_s": middle - start, "checkpoint_s": end - middle}
 
 
 def stacked_epoch_times(precision: str, compile: str, k: int, device: str, epochs: int, splits
@@ -96,7 +111,7 @@ def stacked_epoch_times(precision: str, compile: str, k: int, device: str, epoch
                 t.epoch += 1
             if i:
                 times.append(time.perf_counter() - start)
-    return times, trainer, {f"{name}_loss": v for name, v in losses.items()}
+    return times, trainer, {f"{name}_loss": v for name, v in losses.items()}, {}
 
 
 def main() -> None:
@@ -126,9 +141,10 @@ def main() -> None:
     for setting, (precision, compile, mode, seeds) in settings.items():
         k = int(seeds)
         if k > 1:
-            times, trainer, losses = stacked_epoch_times(precision, compile, k, args.device, args.epochs, splits)
+            times, trainer, losses, extra = stacked_epoch_times(precision, compile, k, args.device, args.epochs, splits)
         else:
-            times, trainer, losses = epoch_times(precision, compile, mode == "graph", args.device, args.epochs, splits)
+            times, trainer, losses, extra = epoch_times(precision, compile, mode == "graph", args.device, args.epochs,
+                                                        splits)
         device_name = trainer.device_description
         graph = trainer.graph is not None and trainer.graph.graph is not None
         med = statistics.median(times)
@@ -139,10 +155,14 @@ def main() -> None:
                             (med <= GOAL_5_SEEDS_S_PER_EPOCH if k == 5 else None), "cuda_graph": graph,
                             # the last epoch's mean losses: each setting trains the same model alike
                             "last_epoch_losses": losses,
-                            "peak_memory_mb": round(peak_memory_mb(trainer.device), 1)}
+                            "peak_memory_mb": round(peak_memory_mb(trainer.device), 1), **extra}
+        if extra:  # what a run with the defaults takes per epoch, and the share val_every/checkpoint_every save
+            results[setting]["s_per_epoch_validating_and_checkpointing"] = med + sum(extra.values())
         goal = {1: f" (goal {GOAL_S_PER_EPOCH:.2f} s/epoch)", 5: f" (goal {GOAL_5_SEEDS_S_PER_EPOCH:.2f} s/epoch)"}
         print(f"{setting} on {device_name}: {med:.3f} s/epoch" + (f" for {k} seeds" if k > 1 else "")
-              + f", 5000 epochs in {results[setting]['hours_for_5000_epochs']:.2f} h{goal.get(k, '')}", flush=True)
+              + f", 5000 epochs in {results[setting]['hours_for_5000_epochs']:.2f} h{goal.get(k, '')}"
+              + ("; per epoch also: validation {validation_s:.3f} s, checkpoint {checkpoint_s:.3f} s".format(**extra)
+                 if extra else ""), flush=True)
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps({
