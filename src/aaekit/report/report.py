@@ -281,7 +281,8 @@ def render_cnn_ablation(results: Path) -> list[str]:
                 signed = fmt.replace("{:", "{:+")
                 cells.append(signed.format(statistics.mean(a) - statistics.mean(b)) if a and b else "–")
             lines.append(f"| {v} − {base} | " + " | ".join(cells) + " |")
-        lines.append("")
+        lines += ["", "Each net's training samples/s, measured alone (not in these runs, which shared one "
+                  "device): \"The CNN ablation's nets\" under \"Training speed\" (`bench/throughput_nets.json`).", ""]
     return lines
 
 
