@@ -371,7 +371,7 @@ def parzen_run(path: str | Path, n_samples: int = 10000, seed: int = 0, device: 
         samples = torch.cat([model.sample(min(1000, n_samples - i)).float() for i in range(0, n_samples, 1000)])
     run_dir = Path(path) if Path(path).is_dir() else Path(path).parent
     result = sample_quality(samples, splits, run_dir, sigmas, progress=progress,
-                            title=f"{cfg.name} samples (seed {seed})")
+                            title=f"{cfg.name}, seed {cfg.seed}: samples (sample seed {seed})")
     result["sample_seed"] = seed
     desc = describe_device(dev, resolve_bf16(cfg.train.precision, dev))
     # this evaluation's provenance, with the training's time and epochs (its own record, metrics.json
