@@ -226,7 +226,7 @@ def test_val_every_fills_the_val_columns_at_its_epochs_and_leaves_the_others_emp
     assert t.history[-1]["val_recon_sse"] > 0  # the run's metrics.json reads the last row
 
 
-def test_checkpoint_every_saves_at_its_epochs_and_a_stopped_run_resumes_from_the_latest(tiny, monkeypatch):
+def test_checkpoint_every_saves_at_its_epochs_and_a_stopped_run_resumes_from_the_latest(tiny):
     train = {"epochs": 5, "batch_size": 20, "precision": "fp32", "progress": False, "checkpoint_every": 2}
     straight = make(tiny("a", train=train))
     saved = []
