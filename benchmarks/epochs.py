@@ -3,10 +3,11 @@ paper's 5000 epochs in 20 minutes on one GPU (0.24 s per epoch).
 
 The trainer (three phases per batch of 100, the data resident on the device, logging and the NaN
 guard; the per-epoch validation pass and checkpoint timed apart, once, for one seed) trains the
-784-1000-1000-8 AAE of ``configs/parzen/paper_parzen_aae.yaml`` on the 50,000 training images, for each precision and compile
-mode asked, its steps eager or one CUDA graph each (``train.cuda_graph``, aaekit.train.graph), or
-K seeds of it trained together as one batched computation (``train.seeds``, aaekit.train.seeds:
-the seconds of an epoch of all K, against the goal of five seeds at 0.5 s per epoch).
+784-1000-1000-8 AAE of ``configs/parzen/paper_parzen_aae.yaml`` on the 50,000 training images,
+for each precision and compile mode asked, its steps eager or one CUDA graph each
+(``train.cuda_graph``, aaekit.train.graph), or K seeds of it trained together as one batched
+computation (``train.seeds``, aaekit.train.seeds: the seconds of an epoch of all K, against the
+goal of five seeds at 0.5 s per epoch).
 Each setting runs ``--epochs`` epochs after one warm-up epoch (which pays any compile
 time and CUDA-graph capture); the median epoch is reported with the projection for 5000 epochs.
 Peak memory: torch's CUDA allocations of the setting on a GPU; on CPU the process's resident
