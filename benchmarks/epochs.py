@@ -46,7 +46,7 @@ def sync(device: torch.device) -> None:
 
 
 def epoch_times(precision: str, compile: str, graph: bool, device: str, epochs: int, splits
-                ) -> tuple[list[float], Trainer, dict]:
+                ) -> tuple[list[float], Trainer, dict, dict, bool]:
     cfg = load_config(CONFIG, [f"train.precision={precision}", f"train.compile={compile}",
                                f"train.cuda_graph={str(graph).lower()}", f"train.device={device}",
                                "train.progress=false", "out_dir=runs/bench-epochs"])
@@ -70,7 +70,8 @@ def epoch_times(precision: str, compile: str, graph: bool, device: str, epochs: 
         extra = per_epoch_extras(trainer)
     finally:
         torch.set_flush_denormal(False)
-    return times, trainer, {k: v for k, v in row.items() if k.endswith("_loss")}, extra
+    captured = trainer.graph is not None and trainer.graph.graph is not None
+    return times, trainer, {k: v for k, v in row.items() if k.endswith("_loss")}, extra, captured
 
 
 def per_epoch_extras(trainer: Trainer) -> dict[str, float]:
@@ -87,20 +88,22 @@ def per_epoch_extras(trainer: Trainer) -> dict[str, float]:
     return {"validation_s": middle - start, "checkpoint_s": end - middle}
 
 
-def stacked_epoch_times(precision: str, compile: str, k: int, device: str, epochs: int, splits
-                        ) -> tuple[list[float], Trainer, dict]:
+def stacked_epoch_times(precision: str, compile: str, graph: bool, k: int, device: str, epochs: int, splits
+                        ) -> tuple[list[float], Trainer, dict, dict, bool]:
     """As :func:`epoch_times` for ``k`` seeds trained together as one batched computation
     (``train.seeds``, aaekit.train.seeds): the seconds of an epoch of all ``k``."""
     from aaekit.run import seed_stack
 
     cfg = load_config(CONFIG, [f"train.precision={precision}", f"train.compile={compile}", f"train.device={device}",
-                               "train.progress=false", "out_dir=runs/bench-epochs",
+                               f"train.cuda_graph={str(graph).lower()}", "train.progress=false",
+                               "out_dir=runs/bench-epochs",
                                f"train.seeds=[{', '.join(map(str, range(k)))}]"])
     if torch.cuda.is_available():
         torch.cuda.reset_peak_memory_stats()
     stack, _ = seed_stack(cfg, splits)
     trainer = stack.trainers[0]
     stack.gather()
+    stack.prepare_graph()  # as SeedStack.fit does: one CUDA graph per step of all K where asked and possible
     times = []
     with denormals_flushed(trainer.device, cfg.train.flush_denormal):  # as SeedStack.fit
         for i in range(epochs + 1):
@@ -112,7 +115,8 @@ def stacked_epoch_times(precision: str, compile: str, k: int, device: str, epoch
                 t.epoch += 1
             if i:
                 times.append(time.perf_counter() - start)
-    return times, trainer, {f"{name}_loss": v for name, v in losses.items()}, {}
+    captured = stack.graph is not None and stack.graph.graph is not None
+    return times, trainer, {f"{name}_loss": v for name, v in losses.items()}, {}, captured
 
 
 def main() -> None:
@@ -121,7 +125,7 @@ def main() -> None:
     p.add_argument("--settings", nargs="+", default=["fp32:none", "bf16:none", "bf16:default"],
                    help="precision:compile[:graph|eager[:K]] (compile: none, default, "
                         "max-autotune; graph: each step one CUDA graph, else eager; K: that many seeds trained "
-                        "together as one batched computation, train.seeds, eager)")
+                        "together as one batched computation, train.seeds)")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--out", default="results/bench/epochs.json")
     args = p.parse_args()
@@ -134,20 +138,18 @@ def main() -> None:
             p.error(f"setting {setting!r}: the third field is graph or eager, not {settings[setting][2]!r}")
         if not settings[setting][3].isdigit() or int(settings[setting][3]) < 1 or len(fields) > 4:
             p.error(f"setting {setting!r}: the fourth field is a number of seeds (1 or more), and there is no fifth")
-        if int(settings[setting][3]) > 1 and settings[setting][2] == "graph":
-            p.error(f"setting {setting!r}: seeds together run eager steps, not a CUDA graph")
     version, start = code_version(), time.perf_counter()
     splits = load_splits(load_config(CONFIG).data)
     results, device_name = {}, None
     for setting, (precision, compile, mode, seeds) in settings.items():
         k = int(seeds)
         if k > 1:
-            times, trainer, losses, extra = stacked_epoch_times(precision, compile, k, args.device, args.epochs, splits)
+            times, trainer, losses, extra, graph = stacked_epoch_times(
+                precision, compile, mode == "graph", k, args.device, args.epochs, splits)
         else:
-            times, trainer, losses, extra = epoch_times(precision, compile, mode == "graph", args.device, args.epochs,
-                                                        splits)
+            times, trainer, losses, extra, graph = epoch_times(
+                precision, compile, mode == "graph", args.device, args.epochs, splits)
         device_name = trainer.device_description
-        graph = trainer.graph is not None and trainer.graph.graph is not None
         med = statistics.median(times)
         results[setting] = {"s_per_epoch": med, "seeds_together": k, "s_per_epoch_per_seed": med / k,
                             "all_epochs_s": times, "epochs_per_s": 1 / med,

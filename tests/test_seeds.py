@@ -136,3 +136,54 @@ def test_seeds_refused_where_they_cannot_train_together(tiny):
                                     "conv_channels": [4], "discriminator_hidden": [8]},
                        train={**tiny().train.__dict__, "seeds": [0, 1]}))
     assert not (tiny("bn").run_dir / "seed0" / "checkpoint.pt").exists()
+
+
+def through_graph_buffers(monkeypatch, graph):
+    """The stack as on a GPU under train.cuda_graph, minus the capture: every seed's draws from one
+    shared stream, its steps (``graph``) through the graph's static index buffers and tensor lrs."""
+    from aaekit.train import seeds as seeds_module
+
+    def prepare(self):
+        self.shared_draws = True
+        if graph:
+            self.graph = seeds_module._StackGraph(self, capture=False)
+
+    steps = []
+    inner = seeds_module._StackGraph._step
+    monkeypatch.setattr(seeds_module.SeedStack, "prepare_graph", prepare)
+    monkeypatch.setattr(seeds_module._StackGraph, "_step", lambda self: (steps.append(1), inner(self))[1])
+    return steps
+
+
+@pytest.mark.parametrize("kind", ["aae_adam_lr_drop", "semisupervised"])
+def test_the_stack_through_its_graph_buffers_trains_as_the_eager_stack(tiny, monkeypatch, kind):
+    def config(name, epochs=3):
+        if kind == "semisupervised":  # a labelled phase: each seed's labelled rows through a buffer too
+            from tests.test_semisupervised import semi
+
+            return semi(tiny, name, epochs=epochs, labelled=20, seeds=[0, 1])
+        return tiny(name, train={**tiny().train.__dict__, "epochs": epochs, "optim": ADAM, "seeds": [0, 1]})
+
+    through_graph_buffers(monkeypatch, graph=False)
+    eager = train_run(config("eager"))
+    steps = through_graph_buffers(monkeypatch, graph=True)
+    static = train_run(config("static"))
+    total = weights(static["runs"][0]["run_dir"])["step"]  # every full batch through the buffers, a last smaller
+    assert total - 3 <= len(steps) <= total and steps      # one (if any) eagerly
+    for a, b in zip(eager["runs"], static["runs"], strict=True):
+        assert_same_run(a["run_dir"], b["run_dir"], atol=0)
+    # the shared stream is not the seeds' own: seed 1 no longer equals its run alone
+    train_run(tiny("alone", seed=1, train={**tiny().train.__dict__, "epochs": 3, "optim": ADAM}))
+    if kind != "semisupervised":
+        assert not torch.equal(weights(static["runs"][1]["run_dir"])["rng"]["torch"],
+                               weights(tiny("alone").run_dir)["rng"]["torch"])
+
+
+def test_the_stack_through_its_graph_buffers_resumes_exactly(tiny, monkeypatch):
+    through_graph_buffers(monkeypatch, graph=True)
+    seeds = {"seeds": [0, 1], "optim": ADAM}
+    full = train_run(tiny("full", train={**tiny().train.__dict__, "epochs": 3, **seeds}))
+    train_run(tiny("cut", train={**tiny().train.__dict__, "epochs": 1, **seeds}))
+    resumed = train_run(tiny("cut", train={**tiny().train.__dict__, "epochs": 3, **seeds}), resume=True)
+    for a, b in zip(full["runs"], resumed["runs"], strict=True):
+        assert_same_run(a["run_dir"], b["run_dir"], atol=0)

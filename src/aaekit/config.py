@@ -145,7 +145,8 @@ class TrainConfig:
     # one CUDA graph and replay it for every full batch (aaekit.train.graph); the trainer falls back
     # to eager steps, saying why, where a model or setting cannot be captured. No effect on a CPU.
     # On by default: on an H200 it trained the Table 1 AAE to the eager steps' losses, 7.5x faster
-    # (results/bench/epochs_h200.json). train.seeds runs eagerly (its stack is not captured).
+    # (results/bench/epochs_h200.json). With train.seeds the step of all seeds is one graph, their
+    # draws from one shared stream (aaekit.train.seeds).
     cuda_graph: bool = True
     # Train several seeds in one process as one batched computation (aaekit.train.seeds), e.g.
     # [0, 1, 2]: each seed's run goes to <out_dir>/seed<N> (out_dir unset: runs/<name>/seed<N>) and

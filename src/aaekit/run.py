@@ -151,10 +151,6 @@ def seed_stack(cfg: Config, splits: Splits | None = None):
 
     trainers, all_splits, rngs = [], [], []
     for c in seed_configs(cfg):
-        if resolve_device(c.train.device).type == "cuda":
-            # the stack's steps run eagerly: no seed's trainer may pick what only a graph pays for
-            # (precision auto: bf16 on a GPU only with one graph per step); its config.yaml says so
-            c = dataclasses.replace(c, train=dataclasses.replace(c.train, cuda_graph=False))
         s = splits or load_splits(c.data, seed=c.seed)
         check_labels(c, s)
         torch.manual_seed(c.seed)
@@ -178,8 +174,6 @@ def train_seeds(cfg: Config, resume: bool = False, command: str | None = None,
     version = code_version()
     stack, splits = seed_stack(cfg)
     trainers = stack.trainers
-    if cfg.train.cuda_graph and stack.device.type == "cuda":  # each seed's config says it is off
-        log.info("train.cuda_graph: eager steps, the seeds trained together are not captured as a CUDA graph")
     log.info("training %s (%s), seeds %s together on %d images each, %s; writing to %s", cfg.name,
              trainers[0].model.kind, ", ".join(map(str, cfg.train.seeds)), len(splits[0].train),
              trainers[0].device_description, ", ".join(str(t.run_dir) for t in trainers))

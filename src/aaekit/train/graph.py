@@ -74,40 +74,50 @@ def portable_state(optimizer: torch.optim.Optimizer, scheduler: torch.optim.lr_s
     return opt, sched
 
 
-class StepGraph:
-    """The trainer's step function over static index buffers; captured as a CUDA graph on a GPU."""
+class CapturedStep:
+    """A step function over static index buffers (``shape``: the rows of one step), run eagerly for
+    :data:`WARMUP_STEPS` steps on a side stream, then captured as one CUDA graph and replayed; with
+    ``capture=False`` (or off a GPU) run eagerly through the same buffers. Subclasses give the step
+    (:meth:`_step`) and the phases' step counters (:meth:`_counts`, :meth:`_set_counts`)."""
 
-    def __init__(self, trainer: Trainer, capture: bool = True) -> None:
-        self.trainer = trainer
-        loader, device = trainer.loader, trainer.device
-        self.size = loader.batch_size
-        self.idx = torch.zeros(self.size, dtype=torch.long, device=device)
-        self.labelled = any(s.phase.source == "labelled" for s in trainer.states)
-        self.labelled_idx = torch.zeros(self.size, dtype=torch.long, device=device) if self.labelled else None
+    def __init__(self, device: torch.device, optimizers: list[torch.optim.Optimizer], shape: tuple[int, ...],
+                 labelled: bool, capture: bool = True) -> None:
+        self.size = shape[-1]
+        self.idx = torch.zeros(shape, dtype=torch.long, device=device)
+        self.labelled = labelled
+        self.labelled_idx = torch.zeros(shape, dtype=torch.long, device=device) if labelled else None
         self.capture = capture and device.type == "cuda"
         self.graph: torch.cuda.CUDAGraph | None = None
         self.eager_steps = 0
-        tensor_lrs([s.optimizer for s in trainer.states], device)
+        self.optimizers = optimizers
+        tensor_lrs(optimizers, device)
         if self.capture:
-            for s in trainer.states:  # Adam steps inside a capture only when told it may
-                for g in s.optimizer.param_groups:
+            for opt in optimizers:  # Adam steps inside a capture only when told it may
+                for g in opt.param_groups:
                     if "capturable" in g:
                         g["capturable"] = True
+                for state in opt.state.values():  # a resumed Adam's step counts, on the device
+                    if torch.is_tensor(state.get("step")):
+                        state["step"] = state["step"].to(device)
             self.stream = torch.cuda.Stream(device)
 
     def _step(self) -> None:
-        t = self.trainer
-        t.step_phases(t.loader.batch(self.idx), lambda: t.loader.batch(self.labelled_idx))
+        raise NotImplementedError
 
-    def run(self, idx: torch.Tensor, step: int) -> None:
-        """Train on the rows ``idx`` as global step ``step`` (its labelled batch drawn for ``step``)."""
+    def _counts(self) -> list[int]:
+        raise NotImplementedError
+
+    def _set_counts(self, counts: list[int]) -> None:
+        raise NotImplementedError
+
+    def run(self, idx: torch.Tensor, labelled_idx: torch.Tensor | None = None) -> None:
+        """One step on the rows ``idx`` (and the labelled rows ``labelled_idx``, where a phase takes them)."""
         self.idx.copy_(idx, non_blocking=True)
         if self.labelled:
-            self.labelled_idx.copy_(self.trainer.loader.labelled_indices(step), non_blocking=True)
+            self.labelled_idx.copy_(labelled_idx, non_blocking=True)
         if self.graph is not None:
             self.graph.replay()
-            for s in self.trainer.states:
-                s.count += 1
+            self._set_counts([c + 1 for c in self._counts()])
             return
         if not self.capture:
             self._step()
@@ -119,7 +129,7 @@ class StepGraph:
             torch.cuda.current_stream().wait_stream(self.stream)
             self.eager_steps += 1
             return
-        counts = [s.count for s in self.trainer.states]
+        counts = self._counts()
         try:
             graph = torch.cuda.CUDAGraph()
             with torch.cuda.graph(graph):
@@ -129,14 +139,38 @@ class StepGraph:
             log.warning("train.cuda_graph: the step could not be captured as a CUDA graph (%s); "
                         "training goes on with eager steps", msg)
             self.capture = False
-            for s, c in zip(self.trainer.states, counts, strict=True):
-                s.count = c
-                s.optimizer.zero_grad(set_to_none=True)
+            self._set_counts(counts)
+            for opt in self.optimizers:
+                opt.zero_grad(set_to_none=True)
             torch.cuda.synchronize()
             self._step()
             return
-        for s, c in zip(self.trainer.states, counts, strict=True):  # the capture ran no step
-            s.count = c
-        self.graph = graph
+        self.graph = graph  # the capture ran no step: this one is its first replay (the buffers hold it)
         log.info("train.cuda_graph: each training step runs as one CUDA graph")
-        self.run(idx, step)
+        graph.replay()
+        self._set_counts([c + 1 for c in counts])
+
+
+class StepGraph(CapturedStep):
+    """The trainer's step function over static index buffers; captured as a CUDA graph on a GPU."""
+
+    def __init__(self, trainer: Trainer, capture: bool = True) -> None:
+        self.trainer = trainer
+        super().__init__(trainer.device, [s.optimizer for s in trainer.states], (trainer.loader.batch_size,),
+                         any(s.phase.source == "labelled" for s in trainer.states), capture)
+
+    def _step(self) -> None:
+        t = self.trainer
+        t.step_phases(t.loader.batch(self.idx), lambda: t.loader.batch(self.labelled_idx))
+
+    def _counts(self) -> list[int]:
+        return [s.count for s in self.trainer.states]
+
+    def _set_counts(self, counts: list[int]) -> None:
+        for s, c in zip(self.trainer.states, counts, strict=True):
+            s.count = c
+
+    def run(self, idx: torch.Tensor, step: int) -> None:  # type: ignore[override]
+        """Train on the rows ``idx`` as global step ``step`` (its labelled batch drawn for ``step``)."""
+        labelled = self.trainer.loader.labelled_indices(step) if self.labelled else None
+        super().run(idx, labelled)

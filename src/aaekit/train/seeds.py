@@ -12,6 +12,13 @@ Random draws (prior samples, input noise, a label model's draws) all go through 
 here each seed's draws come from that seed's own RNG state, in the order it would make them alone,
 so each run equals (to float tolerance: batched products round differently) the same seed trained
 alone. Held-out evaluation, checkpoints and logs are each seed's own, once per epoch.
+
+On a GPU with ``train.cuda_graph`` (the default) the step of all K is captured as one CUDA graph
+(aaekit.train.graph; the seeds' rows and labelled rows copied into (K, batch) buffers). A seed's own
+RNG state cannot be swapped in inside a capture, so there every seed's draws come from one shared
+stream, in turn: each seed still has its own draws and data order, and the runs resume exactly,
+but a seed's numbers are no longer those of the seed trained alone (``train.cuda_graph: false``
+gives those back, eagerly).
 """
 
 from __future__ import annotations
@@ -34,6 +41,7 @@ from aaekit.config import ConfigError
 from aaekit.data.loader import Batch
 from aaekit.train import distributed
 from aaekit.train.checkpoint import CheckpointError
+from aaekit.train.graph import CapturedStep
 from aaekit.train.trainer import denormals_flushed, make_optimizer
 
 if TYPE_CHECKING:
@@ -92,7 +100,7 @@ class _SeedBatch(Batch):
     def draw(self, sampler):
         outs = []
         for j in range(self.stack.k):
-            with self.stack.rng_of(j):
+            with contextlib.nullcontext() if self.stack.shared_draws else self.stack.rng_of(j):
                 outs.append(sampler(None if self.ys is None else self.ys[j], len(self.x)))
         if isinstance(outs[0], tuple):
             return tuple(None if parts[0] is None else torch.stack(parts)[self.k] for parts in zip(*outs, strict=True))
@@ -122,6 +130,10 @@ class SeedStack:
             self.phases.append(_StackedPhase(j, s.phase, pnames, optimizer))
         self.sums: list[dict[str, torch.Tensor]] = [{} for _ in self.phases]
         self.counts = [0] * len(self.phases)
+        self.graph: _StackGraph | None = None  # the step as one CUDA graph (train.cuda_graph), made by fit()
+        # under a graph every seed's draws come from one stream, in turn: a seed's own RNG state cannot
+        # be swapped in inside a capture (see the module's doc)
+        self.shared_draws = False
 
     # -- each seed's RNG -----------------------------------------------------------------------
     def _rng_now(self) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -167,7 +179,11 @@ class SeedStack:
         for ph in self.phases:
             src = self.trainers[0].states[ph.index].optimizer.param_groups[0]
             for g in ph.optimizer.param_groups:
-                g.update({key: src[key] for key in GROUP_KEYS if key in g})
+                for key in GROUP_KEYS:
+                    if key in g and torch.is_tensor(g[key]):  # a captured step reads it in place
+                        g[key].fill_(src[key])
+                    elif key in g:
+                        g[key] = src[key]
 
     @torch.no_grad()
     def scatter(self) -> None:
@@ -199,6 +215,7 @@ class SeedStack:
                                       + ", ".join(f"{name}: {e}" for name, e in done.items())
                                       + "); resume them one by one to the same epoch first")
             self.gather()
+            self.prepare_graph()
             with denormals_flushed(self.device, self.trainers[0].cfg.train.flush_denormal):
                 self._fit_epochs()
         finally:  # each seed's TensorBoard writer closed, whatever stopped them
@@ -233,7 +250,10 @@ class SeedStack:
         bar = tqdm(zip(*orders, strict=True), total=len(t0.loader), leave=False, dynamic_ncols=True,
                    desc=f"epoch {t0.epoch + 1}/{tc.epochs}, {self.k} seeds", disable=not tc.progress)
         for i, rows in enumerate(bar):
-            self.step([t.loader.batch(idx, t0.step) for t, idx in zip(self.trainers, rows, strict=True)])
+            if self.graph is not None and all(len(r) == self.graph.size for r in rows):
+                self.graph.run(torch.stack(rows), self._labelled_indices(t0.step) if self.graph.labelled else None)
+            else:
+                self.step([t.loader.batch(idx, t0.step) for t, idx in zip(self.trainers, rows, strict=True)])
             for t in self.trainers:
                 t.step += 1
             if (i + 1) % tc.log_every == 0:  # the only host-device sync inside an epoch
@@ -254,8 +274,32 @@ class SeedStack:
             means[ph.phase.name] = sum(per_seed) / len(per_seed)
         return means
 
-    def step(self, batches: list[Batch]) -> None:
-        """One training step of every seed (``batches``: each seed's mini-batch of this step)."""
+    def _labelled_indices(self, step: int) -> torch.Tensor:
+        return torch.stack([t.loader.labelled_indices(step) for t in self.trainers])
+
+    def prepare_graph(self) -> None:
+        """Run the steps as one CUDA graph where train.cuda_graph asks and the phases allow it (with
+        ``capture=False`` on a CPU: the same path, eagerly, for the tests); else say why, on a GPU."""
+        tc = self.trainers[0].cfg.train
+        if not tc.cuda_graph or self.graph is not None:
+            return
+        if any(ph.phase.every != 1 for ph in self.phases):
+            if self.device.type == "cuda":
+                log.info("train.cuda_graph: eager steps, a phase runs on every n-th batch only")
+            return
+        if self.device.type == "cuda":
+            self.graph = _StackGraph(self)
+            self.shared_draws = True
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        if not self.trainers[0].bf16:
+            return contextlib.nullcontext()
+        # no cast cache under a CUDA graph: a captured step must cast the weights it reads afresh
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, cache_enabled=self.graph is None)
+
+    def step(self, batches: list[Batch], labelled: list[Batch] | None = None) -> None:
+        """One training step of every seed (``batches``: each seed's mini-batch of this step;
+        ``labelled``: each seed's labelled mini-batch, where not that of this step)."""
         step = batches[0].step
         sources: dict[str, tuple[torch.Tensor, torch.Tensor | None, dict]] = {
             "all": self._stacked(batches) + ({},)}
@@ -263,11 +307,12 @@ class SeedStack:
             if step % ph.phase.every:
                 continue
             if ph.phase.source not in sources:  # each seed's labelled batch of this step
-                sources[ph.phase.source] = self._stacked([t.loader.labelled(step) for t in self.trainers]) + ({},)
+                lab = labelled if labelled is not None else [t.loader.labelled(step) for t in self.trainers]
+                sources[ph.phase.source] = self._stacked(lab) + ({},)
             x, y, cache = sources[ph.phase.source]
             opt, clip = ph.optimizer, self.trainers[0].states[ph.index].grad_clip
             opt.zero_grad(set_to_none=True)
-            with self.trainers[0].autocast():
+            with self.autocast():
                 loss, extras, cache_out = self._losses(ph.phase, x, y, step, cache)
             cache.clear()
             cache.update(cache_out)
@@ -317,6 +362,28 @@ class SeedStack:
         coef = (max_norm / (norms + 1e-6)).clamp(max=1.0)
         for g in grads:
             g.mul_(coef.view(-1, *([1] * (g.dim() - 1))).to(g.dtype))
+
+
+class _StackGraph(CapturedStep):
+    """The stack's step over static (K, batch) index buffers; one CUDA graph on a GPU."""
+
+    def __init__(self, stack: SeedStack, capture: bool = True) -> None:
+        self.stack = stack
+        super().__init__(stack.device, [ph.optimizer for ph in stack.phases],
+                         (stack.k, stack.trainers[0].loader.batch_size),
+                         any(ph.phase.source == "labelled" for ph in stack.phases), capture)
+
+    def _step(self) -> None:
+        s = self.stack
+        batches = [t.loader.batch(self.idx[k]) for k, t in enumerate(s.trainers)]
+        labelled = [t.loader.batch(self.labelled_idx[k]) for k, t in enumerate(s.trainers)] if self.labelled else None
+        s.step(batches, labelled)
+
+    def _counts(self) -> list[int]:
+        return list(self.stack.counts)
+
+    def _set_counts(self, counts: list[int]) -> None:
+        self.stack.counts = list(counts)
 
 
 def together(trainers: list[Trainer]) -> dict[str, Any]:
