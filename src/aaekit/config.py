@@ -97,6 +97,10 @@ class ModelConfig:
     no_fc: bool = False  # conv: no fully connected hidden layers
     batchnorm: bool = False  # batch norm in the encoder and decoder (not on their image layers)
     discriminator_batchnorm: bool = False  # batch norm in the discriminators (not on their input layer)
+    # Not in the paper: dropout after each hidden ReLU of the MLP encoder and decoder / of the
+    # discriminators, the probability of zeroing a unit, in training only (0 = none).
+    dropout: float = 0.0
+    discriminator_dropout: float = 0.0
 
 
 @dataclass
@@ -299,8 +303,15 @@ def validate(cfg: Config) -> Config:
             raise ConfigError(f"config key '{key}': a switch of model.nets: conv, and model.nets is {cfg.model.nets!r}")
     if cfg.model.nets == "conv" and not cfg.model.conv_channels:
         raise ConfigError("config key 'model.conv_channels': a conv net needs at least one stage")
-    if cfg.model.discriminator_batchnorm and cfg.model.kind == "vae":
-        raise ConfigError("config key 'model.discriminator_batchnorm': the vae has no discriminator")
+    for key in ("model.discriminator_batchnorm", "model.discriminator_dropout"):
+        if flat[key] and cfg.model.kind == "vae":
+            raise ConfigError(f"config key '{key}': the vae has no discriminator")
+    for key in ("model.dropout", "model.discriminator_dropout"):
+        if not 0 <= flat[key] < 1:
+            raise ConfigError(f"config key '{key}': a probability in [0, 1), got {flat[key]!r}")
+    if cfg.model.dropout and cfg.model.nets != "mlp":
+        raise ConfigError(f"config key 'model.dropout': only the mlp nets have it, and model.nets is "
+                          f"{cfg.model.nets!r}")
     for key in ("model.encoder_hidden", "model.decoder_hidden", "model.discriminator_hidden", "model.conv_channels"):
         if any(h <= 0 for h in flat[key]):
             raise ConfigError(f"config key '{key}': layer sizes must be > 0, got {flat[key]!r}")

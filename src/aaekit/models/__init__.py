@@ -30,7 +30,7 @@ def net_spec(cfg: Config, x_dim: int, image_shape: Sequence[int] | None = None) 
         raise ConfigError(f"config key 'model.nets': conv nets need (height, width) images, and these data are "
                           f"{'flat, ' + str(x_dim) + ' values each' if len(shape) == 1 else 'of shape ' + str(shape)}")
     return NetSpec(shape, tuple(m.encoder_hidden), tuple(m.decoder_hidden), m.init_std, m.nets,
-                   tuple(m.conv_channels), m.all_conv, m.no_fc, m.batchnorm)
+                   tuple(m.conv_channels), m.all_conv, m.no_fc, m.batchnorm, m.dropout)
 
 
 def build_model(cfg: Config, x_dim: int, image_shape: Sequence[int] | None = None) -> Model:
@@ -46,6 +46,7 @@ def build_model(cfg: Config, x_dim: int, image_shape: Sequence[int] | None = Non
     if m.kind == "vae":
         return VAE(**common)
     common["discriminator_batchnorm"] = m.discriminator_batchnorm
+    common["discriminator_dropout"] = m.discriminator_dropout
     if m.kind in CATEGORICAL_KINDS:
         common["minibatch_adversary"] = m.minibatch_adversary
     if m.kind == "aae":

@@ -37,7 +37,7 @@ class AAE(Model):
         encoder_hidden: Sequence[int] = (1000, 1000), decoder_hidden: Sequence[int] = (1000, 1000),
         discriminator_hidden: Sequence[int] = (1000, 1000), init_std: float | None = 0.01,
         recon_loss: str = "sse", input_noise: float = 0.0, decoder_side: int = 0, discriminator_side: int = 0,
-        nets: NetSpec | None = None, discriminator_batchnorm: bool = False,
+        nets: NetSpec | None = None, discriminator_batchnorm: bool = False, discriminator_dropout: float = 0.0,
     ) -> None:
         """``decoder_side`` / ``discriminator_side``: widths of the side inputs (labels) that the
         decoder / discriminator see beside the code (models/supervised.py); 0 here. ``nets``: how
@@ -48,7 +48,7 @@ class AAE(Model):
         self.encoder = nets.encoder(code_dim)
         self.decoder = nets.decoder(code_dim + decoder_side)
         self.adversary = Adversary(prior, discriminator_hidden, init_std, discriminator_side, discriminator_batchnorm,
-                                   make_net=getattr(nets, "discriminator", None))
+                                   make_net=getattr(nets, "discriminator", None), dropout=discriminator_dropout)
         self._register_load_state_dict_pre_hook(_rename_discriminator)
 
     @property

@@ -22,19 +22,20 @@ class Adversary(nn.Module):
 
     def __init__(self, prior: Prior, hidden: Sequence[int] = (1000, 1000), init_std: float | None = 0.01,
                  side_dim: int = 0, batchnorm: bool = False, minibatch: bool = False,
-                 make_net: Callable[[int], nn.Module] | None = None) -> None:
+                 make_net: Callable[[int], nn.Module] | None = None, dropout: float = 0.0) -> None:
         """``batchnorm``: batch normalization in the hidden layers but the first (DCGAN); prior
         samples and codes then go through the net in separate batches, never normalised together.
         ``minibatch``: the net also sees, beside each row, the mean of the rows it came with (codes
         beside their batch's mean code, prior samples beside theirs), so it can judge a batch's
         spread over the prior, not only each code alone (minibatch discrimination). ``make_net``:
-        your own net in place of the MLP, made for the input width (aaekit.nets.CustomNets)."""
+        your own net in place of the MLP, made for the input width (aaekit.nets.CustomNets).
+        ``dropout``: the MLP's dropout after each hidden ReLU (training only)."""
         super().__init__()
         self.prior = prior
         self.batchnorm = batchnorm
         self.minibatch = minibatch
         in_dim = prior.dim * (2 if minibatch else 1) + side_dim
-        self.net = make_net(in_dim) if make_net else MLP(in_dim, hidden, 1, init_std, batchnorm)
+        self.net = make_net(in_dim) if make_net else MLP(in_dim, hidden, 1, init_std, batchnorm, dropout=dropout)
 
     def _with_mean(self, z: torch.Tensor) -> torch.Tensor:
         """``z``, beside its rows' mean with ``minibatch``."""

@@ -52,7 +52,7 @@ class SemiSupervisedAAE(Model):
                  recon_loss: str = "sse", input_noise: float = 0.0, classify: bool = True,
                  classifier_only: bool = False, style_sees_class: bool = False, labelled_shift: int = 0,
                  nets: NetSpec | None = None, discriminator_batchnorm: bool = False,
-                 minibatch_adversary: bool = False) -> None:
+                 minibatch_adversary: bool = False, discriminator_dropout: float = 0.0) -> None:
         categorical = Categorical(n_classes)
         super().__init__(x_dim, n_classes + code_dim, Joint(categorical, prior), recon_loss, input_noise)
         self.n_classes, self.style_dim = n_classes, code_dim
@@ -62,9 +62,11 @@ class SemiSupervisedAAE(Model):
         self.decoder = self.nets.decoder(self.decoder_input_dim())
         self.adversaries = nn.ModuleDict({
             "y": Adversary(categorical, discriminator_hidden, init_std, batchnorm=discriminator_batchnorm,
-                           minibatch=minibatch_adversary, make_net=getattr(self.nets, "discriminator", None)),
+                           minibatch=minibatch_adversary, make_net=getattr(self.nets, "discriminator", None),
+                           dropout=discriminator_dropout),
             "z": Adversary(prior, discriminator_hidden, init_std, side_dim=n_classes if style_sees_class else 0,
-                           batchnorm=discriminator_batchnorm, make_net=getattr(self.nets, "discriminator", None)),
+                           batchnorm=discriminator_batchnorm, make_net=getattr(self.nets, "discriminator", None),
+                           dropout=discriminator_dropout),
         })
         self.style_sees_class = style_sees_class
         self.labelled_shift = labelled_shift

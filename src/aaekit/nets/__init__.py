@@ -19,7 +19,8 @@ class NetSpec:
     """How a model builds its encoder (image -> ``out_dim``) and decoder (``in_dim`` -> image logits).
     ``kind`` "mlp": the paper's fully connected nets of ``encoder_hidden`` / ``decoder_hidden``;
     "conv": :mod:`aaekit.nets.conv` on (H, W) images, with ``channels`` per stage, the hidden sizes
-    as its fully connected layers and the three DCGAN switches. ``batchnorm`` applies to both kinds."""
+    as its fully connected layers and the three DCGAN switches. ``batchnorm`` applies to both kinds,
+    ``dropout`` (after each hidden ReLU, in training only) to the MLPs."""
 
     image_shape: tuple[int, ...]  # (D,) for flat data, (H, W) for images
     encoder_hidden: Sequence[int] = (1000, 1000)
@@ -30,6 +31,7 @@ class NetSpec:
     all_conv: bool = False
     no_fc: bool = False
     batchnorm: bool = False
+    dropout: float = 0.0
 
     @property
     def x_dim(self) -> int:
@@ -37,13 +39,14 @@ class NetSpec:
 
     def encoder(self, out_dim: int) -> nn.Module:
         if self.kind == "mlp":
-            return MLP(self.x_dim, self.encoder_hidden, out_dim, self.init_std, self.batchnorm)
+            return MLP(self.x_dim, self.encoder_hidden, out_dim, self.init_std, self.batchnorm, dropout=self.dropout)
         return ConvEncoder(self.image_shape, out_dim, self.channels, self.encoder_hidden, self.all_conv, self.no_fc,
                            self.batchnorm, self.init_std)
 
     def decoder(self, in_dim: int) -> nn.Module:
         if self.kind == "mlp":
-            return MLP(in_dim, self.decoder_hidden, self.x_dim, self.init_std, self.batchnorm, first_bn=True)
+            return MLP(in_dim, self.decoder_hidden, self.x_dim, self.init_std, self.batchnorm, first_bn=True,
+                       dropout=self.dropout)
         return ConvDecoder(in_dim, self.image_shape, self.channels, self.decoder_hidden, self.all_conv, self.no_fc,
                            self.batchnorm, self.init_std)
 

@@ -11,11 +11,12 @@ from torch import nn
 class MLP(nn.Sequential):
     """Linear -> ReLU for each hidden size, then a linear output layer (logits / codes).
     ``batchnorm``: batch normalization before each hidden ReLU, except the first layer's unless
-    ``first_bn`` (DCGAN: never on the layer that reads an image or a discriminator's input)."""
+    ``first_bn`` (DCGAN: never on the layer that reads an image or a discriminator's input).
+    ``dropout``: the probability of zeroing each hidden unit after its ReLU, in training only."""
 
     def __init__(
         self, in_dim: int, hidden: Sequence[int], out_dim: int, init_std: float | None = 0.01,
-        batchnorm: bool = False, first_bn: bool = False,
+        batchnorm: bool = False, first_bn: bool = False, dropout: float = 0.0,
     ) -> None:
         layers: list[nn.Module] = []
         sizes = [in_dim, *hidden]
@@ -24,6 +25,8 @@ class MLP(nn.Sequential):
             if batchnorm and (i > 0 or first_bn):
                 layers.append(nn.BatchNorm1d(b))
             layers.append(nn.ReLU(inplace=True))
+            if dropout:
+                layers.append(nn.Dropout(dropout))
         layers.append(nn.Linear(sizes[-1], out_dim))
         super().__init__(*layers)
         if init_std is not None:

@@ -62,6 +62,9 @@ def unsupported(trainers: list[Trainer]) -> str | None:
         return "not under torchrun (each process would train all the seeds); train the seeds in one process"
     if t.cfg.train.compile != "none":
         return f"not with train.compile: {t.cfg.train.compile}"
+    if any(isinstance(m, nn.Dropout) and m.p > 0 for m in t.model.modules()):
+        return (f"the {t.model.kind} model has dropout (model.dropout / model.discriminator_dropout), whose masks "
+                "the batched step cannot draw per seed; train the seeds one by one")
     params = {n for n, _ in t.model.named_parameters()}
     buffers = [k for k in t.model.state_dict() if k not in params]
     if buffers:
