@@ -194,7 +194,7 @@ def build_model_from(prior, **kwargs):
 
 
 def test_adversary_sees_label_is_a_supervised_aae_option(tiny):
-    with pytest.raises(ConfigError, match="only the supervised_aae"):
+    with pytest.raises(ConfigError, match="only the supervised_aae, the semisupervised_aae and the clustering_aae"):
         tiny(model__adversary_sees_label=True)
     model = build_model(tiny(model__kind="supervised_aae", model__n_classes=4, model__adversary_sees_label=True), 64)
     real, side = model.prior_pairs(torch.tensor([3, 0]), 2, "cpu")

@@ -344,9 +344,10 @@ def validate(cfg: Config) -> Config:
         what = "n_classes" if cfg.model.kind in ("semisupervised_aae", "dimred_aae") else "n_clusters"
         raise ConfigError(f"config key 'prior.kind': the {cfg.model.kind}'s style prior is gaussian (its class "
                           f"prior is Cat(model.{what})), not {cfg.prior.kind!r}")
-    if cfg.model.adversary_sees_label and cfg.model.kind not in ("supervised_aae", "semisupervised_aae"):
-        raise ConfigError(f"config key 'model.adversary_sees_label': only the supervised_aae and the "
-                          f"semisupervised_aae have it, "
+    if cfg.model.adversary_sees_label and cfg.model.kind not in ("supervised_aae", "semisupervised_aae",
+                                                                 "clustering_aae"):
+        raise ConfigError(f"config key 'model.adversary_sees_label': only the supervised_aae, the "
+                          f"semisupervised_aae and the clustering_aae have it, "
                           f"not {cfg.model.kind!r} (label_aae's discriminator always sees the labels)")
     if not valid_device(cfg.train.device):
         raise ConfigError(f"config key 'train.device': {cfg.train.device!r} is not auto, cpu or cuda[:N]")
