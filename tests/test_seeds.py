@@ -49,6 +49,7 @@ def assert_same_run(together, alone, atol):
      {"grad_clip": 0.5, "optim": {"reconstruction": {"milestones": [2]}}}),
     ({"kind": "aae"}, "swissroll", {"optim": ADAM}),
     ({"kind": "vae"}, "mog", {}),
+    ({"kind": "aae", "posterior": "gaussian"}, "gaussian", {}),
 ])
 def test_each_seed_trained_together_equals_that_seed_alone(tiny, model, prior, train):
     train = {"epochs": 3, **train}

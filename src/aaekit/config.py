@@ -101,6 +101,9 @@ class ModelConfig:
     # discriminators, the probability of zeroing a unit, in training only (0 = none).
     dropout: float = 0.0
     discriminator_dropout: float = 0.0
+    # The aae's q(z | x) (paper Sec. 2): deterministic (its experiments' choice) or gaussian (a mean
+    # and a log-variance per dimension; training codes are draws, models/aae.py).
+    posterior: str = "deterministic"
 
 
 @dataclass
@@ -309,6 +312,11 @@ def validate(cfg: Config) -> Config:
     for key in ("model.dropout", "model.discriminator_dropout"):
         if not 0 <= flat[key] < 1:
             raise ConfigError(f"config key '{key}': a probability in [0, 1), got {flat[key]!r}")
+    if cfg.model.posterior not in ("deterministic", "gaussian"):
+        raise ConfigError(f"config key 'model.posterior': deterministic or gaussian, not {cfg.model.posterior!r}")
+    if cfg.model.posterior != "deterministic" and cfg.model.kind != "aae":
+        raise ConfigError(f"config key 'model.posterior': only the aae has it, not {cfg.model.kind!r}"
+                          + (" (the vae's posterior is always gaussian)" if cfg.model.kind == "vae" else ""))
     if cfg.model.dropout and cfg.model.nets != "mlp":
         raise ConfigError(f"config key 'model.dropout': only the mlp nets have it, and model.nets is "
                           f"{cfg.model.nets!r}")

@@ -50,7 +50,7 @@ def build_model(cfg: Config, x_dim: int, image_shape: Sequence[int] | None = Non
     if m.kind in CATEGORICAL_KINDS:
         common["minibatch_adversary"] = m.minibatch_adversary
     if m.kind == "aae":
-        return AAE(discriminator_hidden=m.discriminator_hidden, **common)
+        return AAE(discriminator_hidden=m.discriminator_hidden, posterior=m.posterior, **common)
     if m.kind == "supervised_aae":
         return SupervisedAAE(discriminator_hidden=m.discriminator_hidden, n_classes=m.n_classes,
                              adversary_sees_label=m.adversary_sees_label, **common)

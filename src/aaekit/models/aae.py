@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import torch
 
-from aaekit.config import OptimConfig
+from aaekit.config import ConfigError, OptimConfig
 from aaekit.data.loader import Batch
 from aaekit.models.adversary import Adversary
 from aaekit.models.base import Model, Phase
@@ -38,14 +38,23 @@ class AAE(Model):
         discriminator_hidden: Sequence[int] = (1000, 1000), init_std: float | None = 0.01,
         recon_loss: str = "sse", input_noise: float = 0.0, decoder_side: int = 0, discriminator_side: int = 0,
         nets: NetSpec | None = None, discriminator_batchnorm: bool = False, discriminator_dropout: float = 0.0,
+        posterior: str = "deterministic",
     ) -> None:
         """``decoder_side`` / ``discriminator_side``: widths of the side inputs (labels) that the
         decoder / discriminator see beside the code (models/supervised.py); 0 here. ``nets``: how
         the encoder and decoder are built (None: the MLPs of ``encoder_hidden`` / ``decoder_hidden``;
-        ``aaekit.nets.CustomNets``: your own, the discriminator's too)."""
+        ``aaekit.nets.CustomNets``: your own, the discriminator's too). ``posterior``:
+        ``deterministic`` (the paper's choice for its experiments) or ``gaussian`` (its Sec. 2
+        option (b)): the encoder gives a mean and a log-variance per code dimension, and training
+        uses a draw z = mean + prior_std * exp(log_var / 2) * eps, eps ~ N(0, I) (the posterior's std
+        in units of the prior's, so that it starts about as wide as the prior); ``encode`` gives the
+        mean."""
         super().__init__(x_dim, code_dim, prior, recon_loss, input_noise)
+        if posterior not in ("deterministic", "gaussian"):
+            raise ConfigError(f"config key 'model.posterior': deterministic or gaussian, not {posterior!r}")
+        self.posterior = posterior
         nets = nets or NetSpec((x_dim,), encoder_hidden, decoder_hidden, init_std)
-        self.encoder = nets.encoder(code_dim)
+        self.encoder = nets.encoder(2 * code_dim if posterior == "gaussian" else code_dim)
         self.decoder = nets.decoder(code_dim + decoder_side)
         self.adversary = Adversary(prior, discriminator_hidden, init_std, discriminator_side, discriminator_batchnorm,
                                    make_net=getattr(nets, "discriminator", None), dropout=discriminator_dropout)
@@ -57,7 +66,19 @@ class AAE(Model):
         return self.adversary.net
 
     def encode(self, x):
-        return self.encoder(x)
+        """The code of ``x``: with a Gaussian posterior, its mean."""
+        out = self.encoder(x)
+        return out[:, : self.code_dim] if self.posterior == "gaussian" else out
+
+    def draw_codes(self, batch: Batch, x: torch.Tensor) -> torch.Tensor:
+        """The training codes of the images ``x`` (the batch's, perhaps noisy): the encoder's
+        output, or with a Gaussian posterior one draw of q(z | x) per image."""
+        out = self.encoder(x)
+        if self.posterior != "gaussian":
+            return out
+        mean, log_var = out[:, : self.code_dim], out[:, self.code_dim :]
+        eps = batch.draw(lambda y, n: torch.randn((n, self.code_dim), dtype=mean.dtype, device=mean.device))
+        return mean + (0.5 * log_var.float()).exp().to(mean.dtype) * self.prior_std.to(mean.dtype) * eps
 
     def decode_logits(self, z, y=None):
         return self.decoder(z)
@@ -72,7 +93,7 @@ class AAE(Model):
         ]
 
     def reconstruction_loss(self, batch: Batch) -> torch.Tensor:
-        return self.reconstruction_error(self.decoder(self.encoder(self.noisy(batch))), batch.x)
+        return self.reconstruction_error(self.decoder(self.draw_codes(batch, self.noisy(batch))), batch.x)
 
     # -- the adversarial part; the label models (models/supervised.py) change only these three hooks --
     def prior_pairs(self, y: torch.Tensor | None, n: int, device) -> tuple[torch.Tensor, torch.Tensor | None]:
@@ -92,7 +113,7 @@ class AAE(Model):
         # The codes, with their graph: the discriminator's update leaves the encoder as it is, so
         # the generator phase of this batch backpropagates through these same codes instead of
         # encoding the batch again (the same numbers, one encoder pass fewer per step).
-        codes = self.encoder(self.noisy(batch))
+        codes = self.draw_codes(batch, self.noisy(batch))
         batch.cache["codes"] = codes
         real, side = batch.draw(lambda y, m: self.prior_pairs(y, m, batch.x.device))
         loss, acc_prior, acc_codes = self.adversary.discriminator_loss(codes, real, side)
@@ -101,7 +122,9 @@ class AAE(Model):
     def generator_loss(self, batch: Batch) -> torch.Tensor:
         side = self.side_input(batch.y, len(batch.x), batch.x.device)
         codes = batch.cache.pop("codes", None)
-        return self.adversary.generator_loss(self.encoder(self.noisy(batch)) if codes is None else codes, side)
+        if codes is None:
+            codes = self.draw_codes(batch, self.noisy(batch))
+        return self.adversary.generator_loss(codes, side)
 
     def extra_diagnostics(self, x, z, y=None):
         """How well the discriminator tells held-out codes from as many prior samples."""
