@@ -104,6 +104,11 @@ class ModelConfig:
     # The aae's q(z | x) (paper Sec. 2): deterministic (its experiments' choice) or gaussian (a mean
     # and a log-variance per dimension; training codes are draws, models/aae.py).
     posterior: str = "deterministic"
+    # semisupervised_aae and clustering_aae, not in the paper: Gaussian noise of this std (in units
+    # of the style prior's std) added to the style z the decoder reads in the reconstruction phase,
+    # in training only (0 = none). It caps what the style can carry (about 0.5 log2(1 + 1/s^2) bits
+    # per dimension), so what the decoder needs most has to go through y.
+    style_noise: float = 0.0
 
 
 @dataclass
@@ -327,7 +332,11 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"config key 'data.train_subset': must be > 0, got {cfg.data.train_subset}")
     if cfg.train.grad_clip is not None and cfg.train.grad_clip <= 0:
         raise ConfigError(f"config key 'train.grad_clip': must be > 0, got {cfg.train.grad_clip}")
-    for key in ("model.input_noise", "prior.roll_noise", "model.labelled_shift", "model.head_margin"):
+    if cfg.model.style_noise and cfg.model.kind not in ("semisupervised_aae", "clustering_aae"):
+        raise ConfigError(f"config key 'model.style_noise': only the semisupervised_aae and the clustering_aae "
+                          f"have it, not {cfg.model.kind!r}")
+    for key in ("model.input_noise", "prior.roll_noise", "model.labelled_shift", "model.head_margin",
+                "model.style_noise"):
         if flat[key] < 0:
             raise ConfigError(f"config key '{key}': must be >= 0, got {flat[key]}")
     if cfg.prior.kind in ("mog", "swissroll") and cfg.model.code_dim != 2:

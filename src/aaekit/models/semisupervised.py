@@ -42,7 +42,9 @@ class SemiSupervisedAAE(Model):
     sees q(y | x) beside each style and beside each N(0, I) sample, so it can only win on styles
     whose distribution changes with the class: the encoder is pushed to a style free of the class.
     ``minibatch_adversary`` (not in the paper; ``model.minibatch_adversary``): the class adversary
-    also sees each mini-batch's mean y (:class:`Adversary` ``minibatch``)."""
+    also sees each mini-batch's mean y (:class:`Adversary` ``minibatch``). ``style_noise`` (not in
+    the paper; ``model.style_noise``): the reconstruction phase's decoder reads the style plus
+    Gaussian noise of ``style_noise`` times the style prior's std, which caps what the style carries."""
 
     kind = "semisupervised_aae"
 
@@ -52,7 +54,8 @@ class SemiSupervisedAAE(Model):
                  recon_loss: str = "sse", input_noise: float = 0.0, classify: bool = True,
                  classifier_only: bool = False, style_sees_class: bool = False, labelled_shift: int = 0,
                  nets: NetSpec | None = None, discriminator_batchnorm: bool = False,
-                 minibatch_adversary: bool = False, discriminator_dropout: float = 0.0) -> None:
+                 minibatch_adversary: bool = False, discriminator_dropout: float = 0.0,
+                 style_noise: float = 0.0) -> None:
         categorical = Categorical(n_classes)
         super().__init__(x_dim, n_classes + code_dim, Joint(categorical, prior), recon_loss, input_noise)
         self.n_classes, self.style_dim = n_classes, code_dim
@@ -69,6 +72,7 @@ class SemiSupervisedAAE(Model):
                            dropout=discriminator_dropout),
         })
         self.style_sees_class = style_sees_class
+        self.style_noise = style_noise * float(prior.moments()[1].mean()) if style_noise else 0.0
         self.labelled_shift = labelled_shift
         self.image_hw = tuple(self.nets.image_shape)
         if labelled_shift:
@@ -132,7 +136,11 @@ class SemiSupervisedAAE(Model):
         return phases + [classification] if self.classify else phases
 
     def reconstruction_loss(self, batch: Batch) -> torch.Tensor:
-        return self.reconstruction_error(self.decode_logits(self.encode(self.noisy(batch))), batch.x)
+        code = self.encode(self.noisy(batch))
+        if self.style_noise:
+            eps = batch.draw(lambda y, n: torch.randn((n, self.style_dim), dtype=code.dtype, device=code.device))
+            code = torch.cat([code[:, : self.n_classes], code[:, self.n_classes :] + self.style_noise * eps], 1)
+        return self.reconstruction_error(self.decode_logits(code), batch.x)
 
     def discriminator_loss(self, batch: Batch):
         # the heads with their graph: the generator phase of this batch reuses them (the encoder
