@@ -99,6 +99,8 @@ LABEL_MODELS = {
     "label_aae": ({"kind": "label_aae"}, {"kind": "mog", "n_components": 4}, {"labelled": 100}),
     "clustering_aae": ({"kind": "clustering_aae", "n_clusters": 5, "minibatch_adversary": True},
                        {"kind": "gaussian"}, {}),
+    "clustering_aae_style_noise": ({"kind": "clustering_aae", "n_clusters": 5, "minibatch_adversary": True,
+                                    "style_noise": 0.5}, {"kind": "gaussian"}, {}),
     "dimred_aae": ({"kind": "dimred_aae", "n_classes": 4, "head_margin": 1.0}, {"kind": "gaussian"}, {"labelled": 20}),
 }
 
