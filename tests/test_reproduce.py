@@ -77,7 +77,7 @@ def test_reproduce_quick_trains_once_and_writes_the_report(mnist, tmp_path, caps
     assert "## The paper's numbers beside ours" in report
     assert "| [tiny_semi](semisupervised/labels_100/) | Table 2" in report
     assert "(seed [0](semisupervised/labels_100/seed0/metrics.json); 1 epochs," in report
-    assert "1.90 ± 0.10 [paper]" in report
+    assert "1.90 ± 0.10 [paper] | not judged: 1 of its 2 seeds |" in report  # quick: one seed
     mtime = (run / "metrics.json").stat().st_mtime_ns
     assert main(["reproduce", "tiny_semi", "--budget", "quick", "--results", str(tmp_path / "quick"), "--list"]) == 0
     assert "done" in capsys.readouterr().out
@@ -102,3 +102,4 @@ def test_reproduce_with_nothing_to_train_writes_the_report_aaekit_report_writes(
     reproduce(None, "paper", results)  # every seed done: nothing is trained
     assert (results / "REPORT.md").read_text() == render(results)
     assert "| **4.00 ± 1.58** (seeds [0]" in render(results)
+    assert "| 1.90 ± 0.10 [quoted: GitHub issues musyoku #13, hjweide #2, takerum #2] | not reached |" in render(results)

@@ -153,6 +153,8 @@ def render_paper_vs_ours(results: Path) -> list[str]:
         time = f"{found['wall_time_s'] / 60:.0f} min" if found["wall_time_s"] else "–"
         hit = experiments.reached(exp, found["mean"])
         verdict = "–" if hit is None else ("**reached**" if hit else "not reached")
+        if hit is not None and n < len(exp.seeds):  # a mean over some of its seeds judges nothing yet
+            verdict = f"not judged: {n} of its {len(exp.seeds)} seeds"
         paper = f"{exp.paper} [{exp.source}]" if exp.paper else "–"
         seeds = ", ".join(f"[{s}]({exp.results}/seed{s}/{exp.metrics_file})" for s in found["seeds"])
         rows.append(f"| [{exp.name}]({exp.results}/) | {exp.figure} | `{exp.metric}` ({exp.direction} is better) "
