@@ -101,6 +101,21 @@ def test_resume_with_a_new_lr_equals_a_schedule_that_makes_it(config, tmp_path):
     assert all(torch.equal(a[k], b[k]) for k in a)
 
 
+def test_resume_adding_a_drop_at_the_resume_epoch_equals_the_schedule_run_straight(config, tmp_path):
+    """How parzen_aae_gaussian_120 was made: Adam runs trained without drops, resumed with every phase's
+    milestone at the epoch they stopped, equal the registry's config trained in one go."""
+    adam = "".join(f"--set=train.optim.{p}.name=adam --set=train.optim.{p}.lr=0.002 " for p in
+                   ("reconstruction", "discriminator", "generator")).split()
+    drops = [f"--set=train.optim.{p}.milestones=[2]" for p in ("reconstruction", "discriminator", "generator")]
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    assert cli("train", config(4), "--out", straight, *adam, *drops) == 0
+    assert cli("train", config(2), "--out", resumed, *adam, *(d[:-3] + "[]" for d in drops)) == 0
+    assert cli("train", config(4), "--out", resumed, "--resume", *adam, *drops) == 0
+    assert lrs(resumed, "generator") == [0.002, 0.002, 0.0002, 0.0002] == lrs(straight, "generator")
+    a, b = model_of(straight), model_of(resumed)
+    assert all(torch.equal(a[k], b[k]) for k in a)
+
+
 def test_checkpoint_rng_state_stays_on_cpu_whatever_the_map_location(config, tmp_path):
     assert cli("train", config(1), "--out", tmp_path / "r") == 0
     saved = torch.load(tmp_path / "r" / "checkpoint.pt", weights_only=True)
