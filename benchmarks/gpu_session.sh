@@ -21,7 +21,7 @@ timeout 300 python benchmarks/epochs.py --device cuda --epochs 3 --out "$out/gpu
     > "$out/bench.log" 2>&1
 echo "benchmark rc=$?" >> "$out/bench.log"
 for variant in "dropout:configs/parzen/parzen_aae_dropout.yaml" \
-               "gaussian_posterior:configs/parzen/parzen_aae.yaml --set model.posterior=gaussian"; do
+               "gaussian_posterior:configs/parzen/parzen_aae_gaussian.yaml"; do
     name=${variant%%:*}
     # shellcheck disable=SC2086
     timeout 120 python -m aaekit train ${variant#*:} --set train.epochs=3 --set train.device=cuda \
