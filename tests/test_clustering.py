@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from aaekit.config import ConfigError
 from aaekit.data import load_splits
-from aaekit.metrics.clustering import cluster_metrics, head_labels, majority_labels
+from aaekit.metrics.clustering import cluster_metrics, head_labels, log_odds, majority_labels
 from aaekit.models import ClusteringAAE, build_model
 from aaekit.models.adversary import Adversary
 from aaekit.priors import Categorical
@@ -17,20 +17,20 @@ from aaekit.run import train_run
 from aaekit.train import Trainer
 
 
-def one_hot_q(assign, k, confident=()):
-    """q(y | x) putting 0.9 on each image's cluster; images in ``confident`` get 0.99 (the heads)."""
+def one_hot_logits(assign, k, confident=()):
+    """Logits whose softmax puts 0.9 on each image's cluster; images in ``confident`` get 0.99 (the heads)."""
     q = np.full((len(assign), k), 0.1 / (k - 1))
     q[np.arange(len(assign)), assign] = 0.9
     for i in confident:
         q[i] = 0.01 / (k - 1)
         q[i, assign[i]] = 0.99
-    return q
+    return np.log(q)
 
 
 def test_a_perfect_clustering_scores_zero_error_and_full_agreement():
     y = np.repeat(np.arange(4), 10)
     assign = np.array([2, 0, 3, 1])[y]  # any relabelling of the clusters is perfect
-    m = cluster_metrics(one_hot_q(assign, 4), y, assign, y)
+    m = cluster_metrics(one_hot_logits(assign, 4), y, assign, y)
     assert m["cluster_error_pct"] == 0 and m["cluster_acc_majority_pct"] == 100
     assert m["nmi"] == pytest.approx(1) and m["ari"] == pytest.approx(1)
     assert m["cluster_sizes"] == [10, 10, 10, 10] and m["empty_clusters"] == 0
@@ -40,9 +40,9 @@ def test_a_clustering_that_merges_two_digits_loses_one_of_them():
     y = np.repeat(np.arange(4), 10)
     assign = np.array([0, 1, 2, 2])[y]  # digits 2 and 3 share cluster 2; cluster 3 stays empty
     # cluster 2's most confident validation image is a 3: every image of cluster 2 is called 3
-    q = one_hot_q(assign, 4, confident=[35])
-    assert head_labels(q, y)[2] == 3
-    m = cluster_metrics(q, y, assign, y)
+    logits = one_hot_logits(assign, 4, confident=[35])
+    assert head_labels(logits, y)[2] == 3
+    m = cluster_metrics(logits, y, assign, y)
     assert m["cluster_error_pct"] == pytest.approx(25)  # the ten 2s, of 40
     assert m["cluster_acc_majority_pct"] == pytest.approx(75)  # majority of a 10-10 tie: one digit of the two
     assert m["empty_clusters"] == 1 and m["cluster_sizes"] == [10, 10, 20, 0]
@@ -52,12 +52,34 @@ def test_a_clustering_that_merges_two_digits_loses_one_of_them():
 def test_a_cluster_empty_on_validation_counts_as_wrong_under_the_majority_map():
     y_val = np.array([0, 0, 1, 1])
     assert majority_labels(np.array([0, 0, 1, 1]), y_val, 3).tolist() == [0, 1, -1]
-    q_val = one_hot_q(np.array([0, 0, 1, 1]), 3)
-    q_val[0, 2] = 0.5  # no image falls in cluster 2, and the one most sure of it is a 0: its head label
+    logits_val = one_hot_logits(np.array([0, 0, 1, 1]), 3)
+    logits_val[0, 2] = logits_val[0, 0] - 0.5  # no image falls in cluster 2; the one most sure of it is a 0
     assign_test, y_test = np.array([0, 1, 2, 2]), np.array([0, 1, 0, 1])
-    m = cluster_metrics(q_val, y_val, assign_test, y_test)
+    m = cluster_metrics(logits_val, y_val, assign_test, y_test)
     assert m["cluster_acc_majority_pct"] == 50  # the two test images of cluster 2 count as wrong
     assert m["cluster_error_pct"] == 25  # the paper's metric names cluster 2 after its head: one of two right
+
+
+def test_the_head_is_the_surest_image_where_a_float32_softmax_ties():
+    """Trained heads are sure of many images at once: their float32 softmax is exactly 1.0 for each,
+    and its argmax would take the first of them; the log-odds rank them as q(y | x) does in exact
+    arithmetic, so the cluster takes the label of the image with the widest margin."""
+    logits = np.array([[30.0, 0.0, 0.0], [45.0, 0.0, 0.0], [0.0, 20.0, 0.0], [0.0, 0.0, 20.0]], np.float32)
+    y = np.array([5, 3, 1, 2])
+    q32 = torch.softmax(torch.from_numpy(logits), 1).numpy()
+    assert q32[0, 0] == q32[1, 0] == 1.0 and y[q32.argmax(0)][0] == 5  # the tie, and what it would pick
+    assert head_labels(logits, y).tolist() == [3, 1, 2]
+    m = cluster_metrics(logits, y, np.array([0, 0, 1, 2]), np.array([3, 3, 1, 2]))
+    assert m["cluster_error_pct"] == 0
+
+
+def test_log_odds_order_images_as_q_does():
+    rng = np.random.default_rng(0)
+    logits = rng.normal(0, 3, (500, 7))
+    q = torch.softmax(torch.from_numpy(logits), 1).numpy()  # float64: no ties at this scale
+    lo = log_odds(logits)
+    assert np.allclose(lo, np.log(q) - np.log1p(-q))
+    assert all(np.array_equal(np.argsort(lo[:, i]), np.argsort(q[:, i])) for i in range(7))
 
 
 def clustering(tiny, out="run", epochs=4):
@@ -92,11 +114,12 @@ def test_clustering_run_writes_metrics_that_its_assignments_reproduce(tiny):
     assert sum(m["cluster_sizes"]) == 50 and m["n_clusters"] == 6
     saved = np.load(out / "assignments.npz")
     splits = load_splits(clustering(tiny).data)
-    again = cluster_metrics(saved["q_val"], splits.val.y.numpy(), saved["test"], splits.test.y.numpy())
+    again = cluster_metrics(saved["logits_val"], splits.val.y.numpy(), saved["test"], splits.test.y.numpy())
     doc = json.loads((out / "metrics.json").read_text())["metrics"]
     assert again["cluster_error_pct"] == pytest.approx(doc["cluster_error_pct"])
     assert again["nmi"] == pytest.approx(doc["nmi"])
-    assert np.array_equal(saved["val"], saved["q_val"].argmax(1)) and len(saved["head_labels"]) == 6
+    assert np.array_equal(saved["val"], saved["logits_val"].argmax(1)) and len(saved["head_labels"]) == 6
+    assert np.allclose(saved["q_val"], F.softmax(torch.from_numpy(saved["logits_val"]), 1).numpy())
     assert (out / "clusters.png").is_file() and (out / "cluster_sizes.png").is_file()
     assert "val_cluster_error_pct" in (out / "log.csv").read_text().splitlines()[0]
     # the synthetic data are 4 prototypes plus noise: 6 clusters find them (chance: 75 % error)
@@ -194,3 +217,17 @@ def test_a_style_that_names_the_cluster_is_told_apart_only_by_the_adversary_that
         z, side = draw(4000)
         accuracy[sees] = sum(adv.accuracies(z, side)) / 2
     assert accuracy[False] < 0.55 and accuracy[True] > 0.8, accuracy
+
+
+def test_tie_spread_gives_the_error_over_every_choice_a_tie_leaves():
+    from aaekit.metrics.head_ties import tie_spread
+
+    # cluster 0: validation images 0-2 tie at q = 1 (labels 7, 4, 4); cluster 1: image 3 alone (label 1)
+    q_val = np.array([[1.0, 0.0], [1.0, 0.0], [1.0, 0.0], [0.2, 0.8]], np.float32)
+    y_val = np.array([7, 4, 4, 1])
+    assign_test, y_test = np.array([0, 0, 0, 0, 1]), np.array([4, 4, 4, 7, 1])  # cluster 0: three 4s, a 7
+    s = tie_spread(q_val, y_val, assign_test, y_test)
+    assert s["tied"] == [3, 1]
+    assert s["first"] == pytest.approx(60)  # named 7 by the first tied image: three of five wrong
+    assert s["min"] == pytest.approx(20) and s["max"] == pytest.approx(60)
+    assert s["expected"] == pytest.approx((60 + 20 + 20) / 3)

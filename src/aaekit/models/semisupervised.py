@@ -261,10 +261,10 @@ class ClusteringAAE(SemiSupervisedAAE):
         super().__init__(x_dim, code_dim, prior, n_classes=n_clusters, classify=False, **kwargs)
 
     @torch.no_grad()
-    def cluster_probabilities(self, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
-        """q(y | x) of each image, (N, n_clusters), float32."""
-        return torch.cat([F.softmax(self.heads(x[i : i + batch_size])[0].float(), 1)
-                          for i in range(0, len(x), batch_size)])
+    def cluster_logits(self, x: torch.Tensor, batch_size: int = 1000) -> torch.Tensor:
+        """The class head's logits of each image, (N, n_clusters), float32: q(y | x) is their
+        softmax (the paper's metric ranks images by them, as a saturated softmax ties)."""
+        return torch.cat([self.heads(x[i : i + batch_size])[0].float() for i in range(0, len(x), batch_size)])
 
     @torch.no_grad()
     def heads_images(self) -> torch.Tensor:
@@ -280,38 +280,39 @@ class ClusteringAAE(SemiSupervisedAAE):
         validation-then-test metric)."""
         from aaekit.metrics.clustering import cluster_metrics
 
-        code_y = z[:, : self.n_classes].float()
         out = self._d_accuracies(z)
         if y is not None and bool((y >= 0).all()):
-            q, labels = code_y.cpu().numpy(), y.cpu().numpy()
-            m = cluster_metrics(q, labels, q.argmax(1), labels)
+            logits, labels = self.cluster_logits(x).cpu().numpy(), y.cpu().numpy()
+            m = cluster_metrics(logits, labels, logits.argmax(1), labels)
             out.update(cluster_error_pct=m["cluster_error_pct"], nmi=m["nmi"], empty_clusters=m["empty_clusters"])
         return out
 
     def final_evaluation(self, splits, device, out_dir: Path | None) -> dict[str, Any]:
         """The clustering measures of :func:`aaekit.metrics.clustering.cluster_metrics` (cluster
         heads named on the validation split, measured on the test split); with ``out_dir``,
-        ``assignments.npz`` (test and validation clusters, the validation images' q(y | x), the
-        labels each cluster takes), ``clusters.png`` (Fig. 9: a row per cluster, its head, then test
-        images assigned to it) and ``cluster_sizes.png``."""
+        ``assignments.npz`` (test and validation clusters, the validation images' q(y | x) and the
+        logits it is the softmax of, the labels each cluster takes), ``clusters.png`` (Fig. 9: a
+        row per cluster, its head, then test images assigned to it) and ``cluster_sizes.png``."""
         from aaekit.metrics.clustering import cluster_metrics, head_labels
 
-        q = {split: self.cluster_probabilities(splits[split].floats(device)).cpu().numpy() for split in ("val", "test")}
-        assign = {split: q[split].argmax(1) for split in q}
+        logits = {split: self.cluster_logits(splits[split].floats(device)).cpu() for split in ("val", "test")}
+        assign = {split: logits[split].argmax(1).numpy() for split in logits}
+        logits_val = logits["val"].numpy()
         y_val, y_test = splits.val.y, splits.test.y
         labelled = y_val is not None and y_test is not None and bool((y_val >= 0).all() and (y_test >= 0).all())
         out: dict[str, Any] = {"n_clusters": self.n_classes}
         heads = None
         if labelled:
-            out.update(cluster_metrics(q["val"], y_val.numpy(), assign["test"], y_test.numpy()))
-            heads = head_labels(q["val"], y_val.numpy())
+            out.update(cluster_metrics(logits_val, y_val.numpy(), assign["test"], y_test.numpy()))
+            heads = head_labels(logits_val, y_val.numpy())
         else:
             out["cluster_sizes"] = np.bincount(assign["test"], minlength=self.n_classes).tolist()
         if out_dir is None:
             return out
         from aaekit.report import figures
 
-        np.savez_compressed(out_dir / "assignments.npz", test=assign["test"], val=assign["val"], q_val=q["val"],
+        np.savez_compressed(out_dir / "assignments.npz", test=assign["test"], val=assign["val"],
+                            q_val=F.softmax(logits["val"], 1).numpy(), logits_val=logits_val,
                             head_labels=heads if heads is not None else np.zeros(0, int))
         title = (f"test clustering error {out['cluster_error_pct']:.2f} % (bar: the cluster's label)"
                  if labelled else "test images per cluster")
