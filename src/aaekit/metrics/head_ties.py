@@ -3,9 +3,10 @@ validation images is exactly 1.0 for many images per cluster, and runs made befo
 ranking (:func:`aaekit.metrics.clustering.log_odds`) named each cluster after the first of them.
 
 For each ``assignments.npz`` given: per cluster, how many validation images share the top q; the
-paper's test error as saved (the first of the tied images); its expectation were the head drawn
-uniformly from the tied images; and its least and greatest value over every choice (bounds that
-read the test labels: a measure of the spread, never a result).
+paper's test error with the first of the tied images (what runs saved before the ranking report);
+its expectation were the head drawn uniformly from the tied images; its least and greatest value
+over every choice (bounds that read the test labels: a measure of the spread, never a result); and,
+for files that hold the validation logits (saved since), the error with the exact heads.
 
     python -m aaekit.metrics.head_ties results/clustering/k30/seed*/assignments.npz --out ties.json
 """
@@ -41,6 +42,7 @@ def tie_spread(q_val: np.ndarray, y_val: np.ndarray, assign_test: np.ndarray, y_
 def main(argv: list[str] | None = None) -> int:
     from aaekit.config import DataConfig
     from aaekit.data import load_splits
+    from aaekit.metrics.clustering import head_labels
     from aaekit.run import code_version
 
     parser = argparse.ArgumentParser(prog="python -m aaekit.metrics.head_ties", description=__doc__.split("\n\n")[0])
@@ -53,15 +55,19 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     for f in args.files:
         saved = np.load(f)
-        if not np.array_equal(y_val[saved["q_val"].argmax(0)], saved["head_labels"]):
-            print(f"error: {f}: its head_labels are not the first argmax of its q_val (not the default split?)",
+        exact = "logits_val" in saved.files  # saved since the log-odds ranking: the exact heads too
+        heads = head_labels(saved["logits_val"], y_val) if exact else y_val[saved["q_val"].argmax(0)]
+        if not np.array_equal(heads, saved["head_labels"]):
+            print(f"error: {f}: its head_labels are not those of its validation scores (not the default split?)",
                   file=sys.stderr)
             return 1
         s = tie_spread(saved["q_val"], y_val, saved["test"], y_test)
+        if exact:
+            s["exact"] = float(100 * (heads[saved["test"]] != y_test).mean())
         rows.append({"file": f, "tied_median": float(np.median(s["tied"])), "tied_max": max(s["tied"]), **s})
         print(f"{f}: tied per cluster median {rows[-1]['tied_median']:g}, max {rows[-1]['tied_max']}; "
-              f"error as saved {s['first']:.2f} %, expected {s['expected']:.2f}, "
-              f"over the choices {s['min']:.2f}-{s['max']:.2f}")
+              f"error with the first tied image {s['first']:.2f} %, expected {s['expected']:.2f}, "
+              f"over the choices {s['min']:.2f}-{s['max']:.2f}" + (f"; exact {s['exact']:.2f}" if exact else ""))
     if args.out:
         command = "python -m aaekit.metrics.head_ties " + " ".join(argv if argv is not None else sys.argv[1:])
         doc = {"command": command, "provenance": {**code_version(), "numpy": np.__version__}, "rows": rows}
