@@ -231,3 +231,13 @@ def test_tie_spread_gives_the_error_over_every_choice_a_tie_leaves():
     assert s["first"] == pytest.approx(60)  # named 7 by the first tied image: three of five wrong
     assert s["min"] == pytest.approx(20) and s["max"] == pytest.approx(60)
     assert s["expected"] == pytest.approx((60 + 20 + 20) / 3)
+
+
+def test_head_ties_refuses_a_file_that_is_not_an_assignments_npz_in_one_line(tmp_path, capsys):
+    from aaekit.metrics.head_ties import main
+
+    np.savez(tmp_path / "other.npz", x=np.zeros(3))
+    for bad in (tmp_path / "missing.npz", tmp_path / "other.npz"):
+        assert main([str(bad)]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"error: {bad}: not a clustering run's assignments.npz") and "\n" not in err

@@ -50,11 +50,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-dir", help="MNIST folder (default: $AAEKIT_DATA)")
     parser.add_argument("--out", help="also write the rows as JSON here")
     args = parser.parse_args(argv)
+    files = {}
+    for f in args.files:  # every file read before MNIST is
+        try:
+            saved = np.load(f)
+            missing = {"q_val", "test", "head_labels"} - set(saved.files)
+        except (OSError, ValueError, AttributeError) as e:  # AttributeError: a .npy, not an .npz
+            missing, why = None, str(e)
+        if missing is None or missing:
+            print(f"error: {f}: not a clustering run's assignments.npz ("
+                  f"{why if missing is None else 'no ' + ', '.join(sorted(missing))})", file=sys.stderr)
+            return 1
+        files[f] = saved
     splits = load_splits(DataConfig(data_dir=args.data_dir))
     y_val, y_test = splits.val.y.numpy(), splits.test.y.numpy()
     rows = []
-    for f in args.files:
-        saved = np.load(f)
+    for f, saved in files.items():
         exact = "logits_val" in saved.files  # saved since the log-odds ranking: the exact heads too
         heads = head_labels(saved["logits_val"], y_val) if exact else y_val[saved["q_val"].argmax(0)]
         if not np.array_equal(heads, saved["head_labels"]):
