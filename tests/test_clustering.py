@@ -9,6 +9,7 @@ import torch.nn.functional as F
 
 from aaekit.config import ConfigError
 from aaekit.data import load_splits
+from aaekit.data.loader import Batch
 from aaekit.metrics.clustering import cluster_metrics, head_labels, log_odds, majority_labels
 from aaekit.models import ClusteringAAE, build_model
 from aaekit.models.adversary import Adversary
@@ -124,6 +125,47 @@ def test_clustering_run_writes_metrics_that_its_assignments_reproduce(tiny):
     assert "val_cluster_error_pct" in (out / "log.csv").read_text().splitlines()[0]
     # the synthetic data are 4 prototypes plus noise: 6 clusters find them (chance: 75 % error)
     assert m["cluster_error_pct"] < 10 and m["nmi"] > 0.8
+
+
+def test_input_shift_moves_what_the_encoder_reads_and_not_what_it_must_reconstruct(tiny):
+    """model.input_shift: in training the encoder reads each image moved by its own random shift in
+    [-k, k] per axis (before the input noise), the reconstruction target is the image as it is, and
+    nothing moves in evaluation. Trained so, the model decodes a moved image closer to the unmoved one,
+    and puts it in the unmoved image's cluster more often, than the same model trained without."""
+    cfg = clustering(tiny, epochs=30)
+    cfg.model.input_noise, cfg.model.input_shift = 0.0, 1
+    model = build_model(cfg, 64)
+    x = torch.rand(50, 64)
+    batch = Batch(x, torch.zeros(50, dtype=torch.long))
+    torch.manual_seed(3)
+    seen = model.noisy(batch)
+    torch.manual_seed(3)
+    assert torch.equal(seen, model.shifted(batch, 1)) and not torch.equal(seen, x)
+    torch.manual_seed(3)
+    recon = model.reconstruction_loss(batch)
+    assert torch.allclose(recon, model.reconstruction_error(model.decode_logits(model.encode(seen)), x))
+    assert torch.equal(model.eval().noisy(batch), x)
+
+    splits = load_splits(cfg.data, seed=cfg.seed)
+    val = splits.val.x.float() / 255
+    torch.manual_seed(5)
+    moved = model.shifted(Batch(val, torch.zeros(len(val), dtype=torch.long)), 1)
+    sse, same = {}, {}
+    for k in (0, 1):
+        cfg.model.input_shift = k
+        torch.manual_seed(cfg.seed)
+        t = Trainer(build_model(cfg, 64), cfg, splits.train, splits.val, cfg.run_dir / f"shift{k}")
+        t.fit()
+        m = t.model.eval()
+        with torch.no_grad():
+            sse[k] = ((m.decode(m.encode(moved)) - val) ** 2).sum(1).mean().item()
+            same[k] = (m.heads(moved)[0].argmax(1) == m.heads(val)[0].argmax(1)).float().mean().item()
+    assert sse[1] < 0.9 * sse[0] and same[1] > same[0]
+    with pytest.raises(ConfigError, match="only the semisupervised_aae and the clustering_aae have it"):
+        tiny(model={"kind": "aae", "input_shift": 1})
+    with pytest.raises(ConfigError, match="'model.input_shift': 8 leaves nothing of a 8 x 8 image"):
+        cfg.model.input_shift = 8
+        build_model(cfg, 64)
 
 
 def test_cluster_heads_decode_one_hot_y_with_a_zero_style(tiny):

@@ -193,13 +193,13 @@ def test_labelled_shift_moves_each_labelled_image_by_at_most_k_pixels(tiny):
     x = torch.zeros(400, 64)
     x[:, 3 * 8 + 4] = 1  # one lit pixel at row 3, column 4
     torch.manual_seed(0)
-    out = model.shifted(Batch(x, torch.zeros(400, dtype=torch.long)))
+    out = model.shifted(Batch(x, torch.zeros(400, dtype=torch.long)), 2)
     lit = out.reshape(400, 8, 8).nonzero()
     assert len(lit) == 400 and torch.equal(lit[:, 0], torch.arange(400))  # each image keeps its one pixel
     moves = {(r - 3, c - 4) for r, c in lit[:, 1:].tolist()}
     assert moves == {(dy, dx) for dy in range(-2, 3) for dx in range(-2, 3)}  # every shift in [-2, 2]^2, no other
     torch.manual_seed(0)
-    assert torch.equal(model.shifted(Batch(x, torch.zeros(400, dtype=torch.long))), out)
+    assert torch.equal(model.shifted(Batch(x, torch.zeros(400, dtype=torch.long)), 2), out)
     t = make(cfg)
     t.fit()
     assert t.history[-1]["val_error_pct"] < 60
@@ -211,5 +211,5 @@ def test_labelled_shift_moves_each_labelled_image_by_at_most_k_pixels(tiny):
     one = torch.zeros(1, 48)
     one[0, 1 * 12 + 5] = 1
     torch.manual_seed(1)
-    moved = wide.shifted(Batch(one, torch.zeros(1, dtype=torch.long))).reshape(4, 12).nonzero()
+    moved = wide.shifted(Batch(one, torch.zeros(1, dtype=torch.long)), 2).reshape(4, 12).nonzero()
     assert len(moved) == 1 and abs(moved[0, 0] - 1) <= 2 and abs(moved[0, 1] - 5) <= 2

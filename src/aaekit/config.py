@@ -73,6 +73,12 @@ class ModelConfig:
     # semisupervised_aae only, not in the paper: shift each labelled image of the classification phase
     # by a random whole number of pixels, up to this many in each direction (0: none; square images).
     labelled_shift: int = 0
+    # semisupervised_aae and clustering_aae, not in the paper: in training, every image the encoder
+    # reads (each phase) is first moved by a random whole number of pixels, up to this many in each
+    # direction (then input_noise is added); the reconstruction target stays the unmoved image, so the
+    # code is pushed to ignore small shifts (0: none; square images). With labelled_shift the
+    # classification phase's images are moved by both.
+    input_shift: int = 0
     # clustering_aae: the number of clusters K, the size of the softmax y under its Cat(K) prior
     # (paper Table 3: 16 and 30).
     n_clusters: int = 16
@@ -336,7 +342,7 @@ def validate(cfg: Config) -> Config:
         raise ConfigError(f"config key 'model.style_noise': only the semisupervised_aae and the clustering_aae "
                           f"have it, not {cfg.model.kind!r}")
     for key in ("model.input_noise", "prior.roll_noise", "model.labelled_shift", "model.head_margin",
-                "model.style_noise"):
+                "model.style_noise", "model.input_shift"):
         if flat[key] < 0:
             raise ConfigError(f"config key '{key}': must be >= 0, got {flat[key]}")
     if cfg.prior.kind in ("mog", "swissroll") and cfg.model.code_dim != 2:
@@ -354,6 +360,9 @@ def validate(cfg: Config) -> Config:
     if cfg.model.labelled_shift and cfg.model.kind not in ("semisupervised_aae", "dimred_aae"):
         raise ConfigError(f"config key 'model.labelled_shift': only the semisupervised_aae and dimred_aae have "
                           f"it, not {cfg.model.kind!r}")
+    if cfg.model.input_shift and cfg.model.kind not in ("semisupervised_aae", "clustering_aae"):
+        raise ConfigError(f"config key 'model.input_shift': only the semisupervised_aae and the clustering_aae "
+                          f"have it, not {cfg.model.kind!r}")
     if cfg.model.head_margin and not cfg.model.kind.startswith("dimred_"):
         raise ConfigError(f"config key 'model.head_margin': only the dimred_aae and dimred_clustering_aae have "
                           f"it, not {cfg.model.kind!r}")

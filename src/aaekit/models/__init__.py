@@ -57,10 +57,12 @@ def build_model(cfg: Config, x_dim: int, image_shape: Sequence[int] | None = Non
     if m.kind == "semisupervised_aae":
         return SemiSupervisedAAE(discriminator_hidden=m.discriminator_hidden, n_classes=m.n_classes,
                                  classifier_only=m.classifier_only, style_sees_class=m.adversary_sees_label,
-                                 labelled_shift=m.labelled_shift, style_noise=m.style_noise, **common)
+                                 labelled_shift=m.labelled_shift, style_noise=m.style_noise,
+                                 input_shift=m.input_shift, **common)
     if m.kind == "clustering_aae":
         return ClusteringAAE(discriminator_hidden=m.discriminator_hidden, n_clusters=m.n_clusters,
-                             style_sees_class=m.adversary_sees_label, style_noise=m.style_noise, **common)
+                             style_sees_class=m.adversary_sees_label, style_noise=m.style_noise,
+                             input_shift=m.input_shift, **common)
     if m.kind == "dimred_aae":
         return DimRedAAE(discriminator_hidden=m.discriminator_hidden, n_classes=m.n_classes,
                          labelled_shift=m.labelled_shift, head_margin=m.head_margin, **common)

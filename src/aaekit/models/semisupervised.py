@@ -44,7 +44,10 @@ class SemiSupervisedAAE(Model):
     ``minibatch_adversary`` (not in the paper; ``model.minibatch_adversary``): the class adversary
     also sees each mini-batch's mean y (:class:`Adversary` ``minibatch``). ``style_noise`` (not in
     the paper; ``model.style_noise``): the reconstruction phase's decoder reads the style plus
-    Gaussian noise of ``style_noise`` times the style prior's std, which caps what the style carries."""
+    Gaussian noise of ``style_noise`` times the style prior's std, which caps what the style carries.
+    ``input_shift`` (not in the paper; ``model.input_shift``): in training the encoder reads each
+    image moved by up to that many pixels (:meth:`noisy`) and the decoder must still give the unmoved
+    image back, so the code is pushed to ignore small shifts."""
 
     kind = "semisupervised_aae"
 
@@ -55,7 +58,7 @@ class SemiSupervisedAAE(Model):
                  classifier_only: bool = False, style_sees_class: bool = False, labelled_shift: int = 0,
                  nets: NetSpec | None = None, discriminator_batchnorm: bool = False,
                  minibatch_adversary: bool = False, discriminator_dropout: float = 0.0,
-                 style_noise: float = 0.0) -> None:
+                 style_noise: float = 0.0, input_shift: int = 0) -> None:
         categorical = Categorical(n_classes)
         super().__init__(x_dim, n_classes + code_dim, Joint(categorical, prior), recon_loss, input_noise)
         self.n_classes, self.style_dim = n_classes, code_dim
@@ -73,17 +76,19 @@ class SemiSupervisedAAE(Model):
         })
         self.style_sees_class = style_sees_class
         self.style_noise = style_noise * float(prior.moments()[1].mean()) if style_noise else 0.0
-        self.labelled_shift = labelled_shift
+        self.labelled_shift, self.input_shift = labelled_shift, input_shift
         self.image_hw = tuple(self.nets.image_shape)
-        if labelled_shift:
+        for key, shift in (("labelled_shift", labelled_shift), ("input_shift", input_shift)):
+            if not shift:
+                continue
             if len(self.image_hw) != 2:  # flat data: square images if the size is a square
                 side = round(x_dim**0.5)
                 if side * side != x_dim:
-                    raise ConfigError(f"config key 'model.labelled_shift': it shifts (height, width) images, and "
+                    raise ConfigError(f"config key 'model.{key}': it shifts (height, width) images, and "
                                       f"these data are flat, {x_dim} values each")
                 self.image_hw = (side, side)
-            if labelled_shift >= min(self.image_hw):
-                raise ConfigError(f"config key 'model.labelled_shift': {labelled_shift} leaves nothing of a "
+            if shift >= min(self.image_hw):
+                raise ConfigError(f"config key 'model.{key}': {shift} leaves nothing of a "
                                   f"{self.image_hw[0]} x {self.image_hw[1]} image")
 
     def decoder_input_dim(self) -> int:
@@ -173,14 +178,22 @@ class SemiSupervisedAAE(Model):
         """Cross-entropy of q(y | x) on a mini-batch of labelled images (each shifted at random by
         up to ``labelled_shift`` pixels)."""
         if self.labelled_shift:
-            batch = dataclasses.replace(batch, x=self.shifted(batch))
+            batch = dataclasses.replace(batch, x=self.shifted(batch, self.labelled_shift))
         logits = self.heads(self.noisy(batch))[0].float()
         return F.cross_entropy(logits, batch.y), {"accuracy": (logits.argmax(1) == batch.y).float().mean()}
 
-    def shifted(self, batch: Batch) -> torch.Tensor:
-        """The batch's images, each moved by its own random whole number of pixels, from
-        -labelled_shift to +labelled_shift along each axis, the pixels moved in being 0."""
-        x, k = batch.x, self.labelled_shift
+    def noisy(self, batch: Batch) -> torch.Tensor:
+        """The encoder's training input: with ``input_shift`` each image moved at random (:meth:`shifted`)
+        before the input noise; the reconstruction phase still compares the decoder's output with the
+        unmoved image."""
+        if self.training and self.input_shift:
+            batch = dataclasses.replace(batch, x=self.shifted(batch, self.input_shift))
+        return super().noisy(batch)
+
+    def shifted(self, batch: Batch, k: int) -> torch.Tensor:
+        """The batch's images, each moved by its own random whole number of pixels, from -k to +k
+        along each axis, the pixels moved in being 0."""
+        x = batch.x
         n, (h, w) = len(x), self.image_hw
         dy, dx = batch.draw(lambda _, m: tuple(torch.randint(0, 2 * k + 1, (2, m), device=x.device)))
         padded = F.pad(x.reshape(n, h, w), (k, k, k, k))
