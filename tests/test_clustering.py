@@ -163,8 +163,8 @@ def test_input_shift_moves_what_the_encoder_reads_and_not_what_it_must_reconstru
     assert sse[1] < 0.9 * sse[0] and same[1] > same[0]
     with pytest.raises(ConfigError, match="only the semisupervised_aae and the clustering_aae have it"):
         tiny(model={"kind": "aae", "input_shift": 1})
+    cfg.model.input_shift = 8
     with pytest.raises(ConfigError, match="'model.input_shift': 8 leaves nothing of a 8 x 8 image"):
-        cfg.model.input_shift = 8
         build_model(cfg, 64)
 
 
