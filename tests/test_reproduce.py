@@ -103,3 +103,33 @@ def test_reproduce_with_nothing_to_train_writes_the_report_aaekit_report_writes(
     assert (results / "REPORT.md").read_text() == render(results)
     assert "| **4.00 ± 1.58** (seeds [0]" in render(results)
     assert "hjweide #2, takerum #2] | not reached |" in render(results)  # every seed in: judged
+
+
+def test_the_report_sets_each_seed_trained_again_with_exact_heads_beside_its_saved_value(tmp_path, monkeypatch):
+    from aaekit.report.report import render_paper_vs_ours
+
+    exp = Experiment("k16", "Table 3", "configs/clustering/k16.yaml", "clustering/k16", (0, 1), "cluster_error_pct",
+                     "lower", "9.55 ± 2.1", "memory")
+    other = Experiment("k30", "Table 3", "configs/clustering/k30.yaml", "clustering/k30", (0, 1), "cluster_error_pct",
+                       "lower", "4.10 ± 1.13", "memory")
+    monkeypatch.setattr(experiments, "EXPERIMENTS", (exp, other))
+
+    def write(folder, seed, value):
+        folder.mkdir(parents=True)
+        (folder / "metrics.json").write_text(json.dumps({"seed": seed, "metrics": {"cluster_error_pct": value},
+                                                         "provenance": {"epochs": 40, "wall_time_s": 60}}))
+
+    results = tmp_path / "results"
+    for seed, saved, exact in ((0, 8.0, 12.0), (1, 9.0, 14.0)):  # as saved within the paper's 9.55, exact not
+        write(results / exp.results / f"seed{seed}", seed, saved)
+        write(results / exp.results / f"seed{seed}" / "exact_heads", seed, exact)
+    for seed, saved in ((0, 3.0), (1, 4.0)):
+        write(results / other.results / f"seed{seed}", seed, saved)
+    write(results / other.results / "seed0" / "exact_heads", 0, 6.0)  # one seed of two trained again: not shown
+    k16, k30 = (line for line in render_paper_vs_ours(results) if line.startswith("| [k"))
+    assert "| **8.50 ± 0.71** (seeds [0](clustering/k16/seed0/metrics.json)" in k16
+    assert ("; trained again and scored with exact heads: **13.00 ± 1.41** (seeds "
+            "[0](clustering/k16/seed0/exact_heads/metrics.json), [1](clustering/k16/seed1/exact_heads/metrics.json))"
+            in k16)
+    assert "| 9.55 ± 2.1 [memory] | not reached |" in k16  # reached as saved, not once trained again
+    assert "exact heads" not in k30 and "| 4.10 ± 1.13 [memory] | **reached** |" in k30

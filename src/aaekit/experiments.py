@@ -250,11 +250,12 @@ def seed_status(exp: Experiment, seed: int, results: Path, configs: Path = REPO,
     return "done" if all((run / f"{e}.json").is_file() for e in exp.evaluations) else "evaluate"
 
 
-def docs(exp: Experiment, results: Path) -> list[dict[str, Any]]:
-    """The metrics files of the experiment's seeds under ``results`` that exist, in seed order."""
+def docs(exp: Experiment, results: Path, within: str = "") -> list[dict[str, Any]]:
+    """The metrics files of the experiment's seeds under ``results`` that exist, in seed order;
+    ``within``: a folder inside each seed's run (``exact_heads``: the run trained again and scored anew)."""
     out = []
     for seed in exp.seeds:
-        path = results / exp.results / f"seed{seed}" / exp.metrics_file
+        path = results / exp.results / f"seed{seed}" / within / exp.metrics_file
         if path.is_file():
             out.append(json.loads(path.read_text()))
     return out
@@ -280,9 +281,10 @@ def reached(exp: Experiment, mean: float) -> bool | None:
     return mean <= target if exp.direction == "lower" else mean >= target
 
 
-def summary(exp: Experiment, results: Path) -> dict[str, Any] | None:
-    """Ours over the seeds present: mean, std, seeds, epochs, mean wall time; None if no seed ran."""
-    found = [(d, exp.value(d)) for d in docs(exp, results)]
+def summary(exp: Experiment, results: Path, within: str = "") -> dict[str, Any] | None:
+    """Ours over the seeds present: mean, std, seeds, epochs, mean wall time; None if no seed ran.
+    ``within``: as for `docs`."""
+    found = [(d, exp.value(d)) for d in docs(exp, results, within)]
     found = [(d, v) for d, v in found if v is not None]
     if not found:
         return None
