@@ -248,9 +248,18 @@ def test_report_tables_clustering_and_dimred_beside_the_paper(capsys, tmp_path):
             "config": {"model": {"kind": "clustering_aae"}, "prior": {"kind": "gaussian"}},
             "provenance": {"git_commit": "abcdef123456", "device": "cpu", "wall_time_s": 600, "epochs": 20,
                            "command": "aaekit train"}}))
+    for seed, test, val in ((0, 24.0, 26.0), (1, 12.0, 32.0)):  # each k16 seed trained again, exact heads
+        d = results / "clustering/k16" / f"seed{seed}" / "exact_heads"
+        d.mkdir()
+        (d / "metrics.json").write_text(json.dumps({
+            "seed": seed, "metrics": {"cluster_error_pct": test, "val": {"cluster_error_pct": val}},
+            "provenance": {"epochs": 20, "wall_time_s": 600}}))
     code, _, _ = run_cli(capsys, "report", "--results", results)
     text = (results / "REPORT.md").read_text()
     assert code == 0 and "## Clustering and dimensionality reduction" in text
+    assert ("| the same runs trained again, exact heads (`seed<N>/exact_heads/`) | **18.00 ± 8.49** (29.00 ± 4.24) "
+            "| | | | | | |") in text
+    assert text.count("trained again, exact heads (") == 1  # the dimred set was not trained again
     assert ("| [Table 3: clustering error %, 16 clusters](clustering/k16/) | **15.00 ± 7.07** (27.50 ± 3.54) "
             "| 0.750 ± 0.071 | 0.650 ± 0.071 | 0.5 ± 0.7 | – | 0, 1; 20 epochs; 10 min | 9.55 ± 2.1 [memory] |") in text
     assert "| **5.00** (5.50) | – | – | – | 1.20 |" in text
